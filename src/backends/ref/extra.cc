@@ -1,0 +1,14 @@
+// Reference kernels of the extra family (see ref_kernel_families.inc).
+#include "backends/ref/kernel.h"
+
+namespace kiln::ref {
+
+namespace {
+constexpr KernelEntry kKernels[] = {
+    {"", "", nullptr},  // placeholder, skipped by the registry
+};
+}  // namespace
+
+std::span<const KernelEntry> extra_kernels() { return std::span(kKernels).subspan(1); }
+
+}  // namespace kiln::ref

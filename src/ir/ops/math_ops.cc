@@ -1,0 +1,16 @@
+// Op definitions of the math family (see op_families.inc).
+#include "ir/op_def.h"
+
+namespace kiln {
+
+namespace {
+const std::vector<OpDef>& defs() {
+  static const std::vector<OpDef> kDefs = {
+  };
+  return kDefs;
+}
+}  // namespace
+
+std::span<const OpDef> math_op_defs() { return defs(); }
+
+}  // namespace kiln

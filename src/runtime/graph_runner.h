@@ -1,0 +1,42 @@
+// GraphRunner: executes an IR graph node by node on the reference kernels. It is the oracle every engine
+// and backend is checked against, so it favours checks over speed: inputs are validated against the
+// graph's declared types, and every output against the statically inferred type.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "ir/graph.h"
+#include "kiln/status.h"
+
+namespace kiln {
+
+struct RunOptions {
+  /// Fail when a kernel's output disagrees with the statically inferred dtype or a known extent.
+  bool check_inferred_types = true;
+  /// Called with every value computed (node outputs), e.g. for calibration or per-layer comparison.
+  std::function<void(const Value&, const Tensor&)> observer;
+};
+
+class GraphRunner {
+ public:
+  /// Checks that every node has a reference kernel; lists all that do not, in one message.
+  static Result<GraphRunner> create(const Graph& graph);
+
+  /// Runs the graph. `inputs` maps graph input names to tensors; returns outputs in graph order.
+  Result<std::vector<Tensor>> run(const std::map<std::string, Tensor, std::less<>>& inputs,
+                                  const RunOptions& options = {}) const;
+
+ private:
+  explicit GraphRunner(const Graph& graph) : graph_(&graph) {}
+  const Graph* graph_;
+};
+
+/// Checks a tensor against a declared value type; binds symbolic dims in `symbols`.
+/// The message names the input, the axis, and expected vs given.
+Status check_input_tensor(const Value& declared, const Tensor& given, std::map<std::string, int64_t>& symbols);
+
+}  // namespace kiln
