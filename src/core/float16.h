@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace kiln {
 
@@ -70,6 +71,8 @@ struct Float16 {
   Float16() = default;
   explicit Float16(float f) : bits(float_to_half_bits(f)) {}
   explicit Float16(double d) : bits(float_to_half_bits(static_cast<float>(d))) {}
+  template <typename U, std::enable_if_t<std::is_integral_v<U>, int> = 0>
+  explicit Float16(U v) : bits(float_to_half_bits(static_cast<float>(v))) {}
   static Float16 from_bits(uint16_t b) {
     Float16 h;
     h.bits = b;
@@ -84,6 +87,8 @@ struct BFloat16 {
   BFloat16() = default;
   explicit BFloat16(float f) : bits(float_to_bf16_bits(f)) {}
   explicit BFloat16(double d) : bits(float_to_bf16_bits(static_cast<float>(d))) {}
+  template <typename U, std::enable_if_t<std::is_integral_v<U>, int> = 0>
+  explicit BFloat16(U v) : bits(float_to_bf16_bits(static_cast<float>(v))) {}
   static BFloat16 from_bits(uint16_t b) {
     BFloat16 h;
     h.bits = b;

@@ -79,7 +79,7 @@ Dims Shape::static_dims() const {
 }
 
 std::string Shape::to_string() const {
-  if (!dims_) return "[?]";
+  if (!dims_) return "[*]";
   std::string s = "[";
   for (size_t i = 0; i < dims_->size(); ++i) s += (i ? "," : "") + (*dims_)[i].to_string();
   return s + "]";

@@ -59,7 +59,7 @@ class Shape {
   bool is_static() const;
   /// The concrete extents; only valid when is_static().
   Dims static_dims() const;
-  std::string to_string() const;  ///< "[N,3,224,224]" or "[?]" for unknown rank
+  std::string to_string() const;  ///< "[N,3,224,224]" or "[*]" for unknown rank
   bool operator==(const Shape& o) const { return dims_ == o.dims_; }
 
  private:

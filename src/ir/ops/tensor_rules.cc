@@ -1,0 +1,301 @@
+#include "ir/ops/tensor_rules.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace kiln::tensor_rules {
+
+Result<std::vector<int64_t>> normalize_axes(const std::vector<int64_t>& axes, int64_t rank, const char* what) {
+  std::vector<int64_t> out;
+  std::vector<bool> seen(static_cast<size_t>(std::max<int64_t>(rank, 0)), false);
+  for (int64_t a : axes) {
+    if (a < -rank || a >= rank)
+      return Status::invalid_argument(
+          fmt::format("{} value {} is out of range for rank {} (valid: [{}, {}])", what, a, rank, -rank, rank - 1));
+    int64_t n = a < 0 ? a + rank : a;
+    if (seen[n]) return Status::invalid_argument(fmt::format("{} repeats axis {} ({})", what, n, fmt::join(axes, ",")));
+    seen[n] = true;
+    out.push_back(n);
+  }
+  return out;
+}
+
+Result<Shape> reshape(const Shape& in, const std::vector<int64_t>& shape, bool allowzero) {
+  std::vector<Dim> out(shape.size());
+  int64_t infer_axis = -1;
+  bool has_zero = false;
+  std::vector<bool> copied(shape.size(), false);  // output axis i takes input axis i's extent
+  for (size_t i = 0; i < shape.size(); ++i) {
+    int64_t v = shape[i];
+    if (v == -1) {
+      if (infer_axis >= 0)
+        return Status::invalid_argument(fmt::format("shape {} has more than one -1", fmt::join(shape, ",")));
+      infer_axis = static_cast<int64_t>(i);
+    } else if (v == 0 && !allowzero) {
+      if (in.has_rank() && i >= in.rank())
+        return Status::invalid_argument(fmt::format(
+            "shape[{}] is 0 (copy the input extent) but the input {} has only rank {}", i, in.to_string(), in.rank()));
+      out[i] = in.has_rank() ? in[i] : Dim();
+      copied[i] = true;
+    } else if (v < 0) {
+      return Status::invalid_argument(fmt::format("shape[{}] is {} (expected >= -1)", i, v));
+    } else {
+      if (v == 0) has_zero = true;
+      out[i] = Dim(v);
+    }
+  }
+  if (allowzero && has_zero && infer_axis >= 0)
+    return Status::invalid_argument(
+        fmt::format("shape {} has both 0 and -1, which is ambiguous with allowzero=1", fmt::join(shape, ",")));
+  if (!in.has_rank()) return Shape(out);
+
+  // Element count of the input minus the axes copied by 0 (they appear on both sides).
+  bool in_known = true;
+  int64_t in_count = 1;
+  for (size_t i = 0; i < in.rank(); ++i) {
+    if (i < copied.size() && copied[i]) continue;
+    if (!in[i].known()) {
+      in_known = false;
+      continue;
+    }
+    in_count *= in[i].value;
+  }
+  int64_t out_count = 1;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (static_cast<int64_t>(i) != infer_axis && !copied[i]) out_count *= out[i].value;
+  if (infer_axis >= 0) {
+    if (in_known) {
+      if (out_count == 0)
+        return Status::invalid_argument(fmt::format(
+            "cannot infer the -1 in shape {}: the other extents multiply to 0", fmt::join(shape, ",")));
+      if (in_count % out_count != 0)
+        return Status::invalid_argument(fmt::format("cannot reshape {} to {}: {} elements do not divide into {}",
+                                                    in.to_string(), fmt::join(shape, ","), in_count, out_count));
+      out[infer_axis] = Dim(in_count / out_count);
+    }
+  } else if (in_known && in_count != out_count) {
+    return Status::invalid_argument(fmt::format("cannot reshape {} to shape {}: element counts differ",
+                                                in.to_string(), fmt::join(shape, ",")));
+  }
+  return Shape(out);
+}
+
+SliceRange slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  SliceRange r;
+  if (step == std::numeric_limits<int64_t>::min()) step = -std::numeric_limits<int64_t>::max();
+  r.step = step;
+  if (start < 0) start += dim;
+  if (end < 0) end += dim;
+  if (step > 0) {
+    start = std::clamp<int64_t>(start, 0, dim);
+    end = std::clamp<int64_t>(end, 0, dim);
+    r.count = end > start ? (end - start - 1) / step + 1 : 0;
+  } else {
+    start = std::clamp<int64_t>(start, 0, dim - 1);
+    end = std::clamp<int64_t>(end, -1, dim - 1);
+    r.count = start > end ? (start - end - 1) / (-step) + 1 : 0;
+  }
+  r.start = r.count > 0 ? start : 0;
+  return r;
+}
+
+Status check_slice_spec(SliceSpec& spec, int64_t rank) {
+  size_t n = spec.starts.size();
+  if (spec.ends.size() != n)
+    return Status::invalid_argument(
+        fmt::format("starts has {} values but ends has {}", spec.starts.size(), spec.ends.size()));
+  if (spec.axes.empty() && n > 0) {
+    if (static_cast<int64_t>(n) > rank)
+      return Status::invalid_argument(fmt::format("{} starts given for an input of rank {}", n, rank));
+    for (size_t i = 0; i < n; ++i) spec.axes.push_back(static_cast<int64_t>(i));
+  }
+  if (spec.axes.size() != n)
+    return Status::invalid_argument(fmt::format("starts has {} values but axes has {}", n, spec.axes.size()));
+  if (spec.steps.empty()) spec.steps.assign(n, 1);
+  if (spec.steps.size() != n)
+    return Status::invalid_argument(fmt::format("starts has {} values but steps has {}", n, spec.steps.size()));
+  for (size_t i = 0; i < n; ++i)
+    if (spec.steps[i] == 0) return Status::invalid_argument(fmt::format("steps[{}] is 0", i));
+  KILN_ASSIGN_OR_RETURN(spec.axes, normalize_axes(spec.axes, rank, "axes"));
+  return {};
+}
+
+Result<std::vector<int64_t>> split_sizes(int64_t dim, const std::optional<std::vector<int64_t>>& split,
+                                         std::optional<int64_t> num_outputs, int64_t n_outputs) {
+  if (split) {
+    if (static_cast<int64_t>(split->size()) != n_outputs)
+      return Status::invalid_argument(
+          fmt::format("split has {} values but the node has {} outputs", split->size(), n_outputs));
+    int64_t sum = 0;
+    for (size_t i = 0; i < split->size(); ++i) {
+      if ((*split)[i] < 0) return Status::invalid_argument(fmt::format("split[{}] is negative ({})", i, (*split)[i]));
+      sum += (*split)[i];
+    }
+    if (dim >= 0 && sum != dim)
+      return Status::invalid_argument(
+          fmt::format("split values {} sum to {}, but the axis has extent {}", fmt::join(*split, ","), sum, dim));
+    return *split;
+  }
+  if (num_outputs && *num_outputs != n_outputs)
+    return Status::invalid_argument(
+        fmt::format("num_outputs is {} but the node has {} outputs", *num_outputs, n_outputs));
+  if (n_outputs <= 0) return Status::invalid_argument("Split needs at least one output");
+  if (dim < 0) return std::vector<int64_t>(static_cast<size_t>(n_outputs), -1);
+  if (num_outputs) {
+    // Opset 18: chunks of ceil(dim / n); the last one may be smaller.
+    int64_t chunk = (dim + n_outputs - 1) / n_outputs;
+    std::vector<int64_t> sizes(static_cast<size_t>(n_outputs), chunk);
+    sizes.back() = dim - chunk * (n_outputs - 1);
+    if (sizes.back() < 0)
+      return Status::invalid_argument(
+          fmt::format("an axis of extent {} cannot be split into {} outputs", dim, n_outputs));
+    return sizes;
+  }
+  if (dim % n_outputs != 0)
+    return Status::invalid_argument(
+        fmt::format("an axis of extent {} cannot be split into {} equal parts", dim, n_outputs));
+  return std::vector<int64_t>(static_cast<size_t>(n_outputs), dim / n_outputs);
+}
+
+Result<Shape> squeeze(const Shape& in, const std::optional<std::vector<int64_t>>& axes) {
+  if (!in.has_rank()) return Shape();
+  std::vector<Dim> out;
+  if (axes) {
+    std::vector<bool> drop(in.rank(), false);
+    for (int64_t a : *axes) {
+      if (in[a].known() && in[a].value != 1)
+        return Status::invalid_argument(
+            fmt::format("cannot squeeze axis {} of {}: its extent is {}, not 1", a, in.to_string(), in[a].value));
+      drop[a] = true;
+    }
+    for (size_t i = 0; i < in.rank(); ++i)
+      if (!drop[i]) out.push_back(in[i]);
+    return Shape(out);
+  }
+  for (size_t i = 0; i < in.rank(); ++i) {
+    if (!in[i].known()) return Shape();  // may or may not be 1: the rank is unknown
+    if (in[i].value != 1) out.push_back(in[i]);
+  }
+  return Shape(out);
+}
+
+Result<Shape> unsqueeze(const Shape& in, const std::vector<int64_t>& axes) {
+  if (!in.has_rank()) return Shape();
+  size_t out_rank = in.rank() + axes.size();
+  std::vector<bool> inserted(out_rank, false);
+  for (int64_t a : axes) inserted[a] = true;
+  std::vector<Dim> out;
+  size_t k = 0;
+  for (size_t i = 0; i < out_rank; ++i) out.push_back(inserted[i] ? Dim(1) : in[k++]);
+  return Shape(out);
+}
+
+Result<std::vector<int64_t>> full_pads(const std::vector<int64_t>& pads, const std::optional<std::vector<int64_t>>& axes,
+                                       int64_t rank) {
+  if (!axes) {
+    if (static_cast<int64_t>(pads.size()) != 2 * rank)
+      return Status::invalid_argument(
+          fmt::format("pads has {} values, expected {} (2 x rank {})", pads.size(), 2 * rank, rank));
+    return pads;
+  }
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> ax, normalize_axes(*axes, rank, "axes"));
+  if (pads.size() != 2 * ax.size())
+    return Status::invalid_argument(
+        fmt::format("pads has {} values, expected {} (2 x {} axes)", pads.size(), 2 * ax.size(), ax.size()));
+  std::vector<int64_t> out(static_cast<size_t>(2 * rank), 0);
+  for (size_t k = 0; k < ax.size(); ++k) {
+    out[ax[k]] = pads[k];
+    out[ax[k] + rank] = pads[k + ax.size()];
+  }
+  return out;
+}
+
+namespace {
+constexpr int64_t kMaxRangeCount = int64_t{1} << 40;
+}
+
+Result<int64_t> range_count(double start, double limit, double delta) {
+  if (delta == 0) return Status::invalid_argument("Range delta is 0");
+  double n = std::ceil((limit - start) / delta);
+  if (std::isnan(n)) return Status::invalid_argument("Range start, limit or delta is NaN");
+  if (n <= 0) return int64_t{0};
+  if (n > static_cast<double>(kMaxRangeCount))
+    return Status::invalid_argument(fmt::format("Range would have {} elements", n));
+  return static_cast<int64_t>(n);
+}
+
+Result<int64_t> range_count_int(int64_t start, int64_t limit, int64_t delta) {
+  if (delta == 0) return Status::invalid_argument("Range delta is 0");
+  // In long double to avoid int64 overflow of limit - start; exact enough for any count we would allocate.
+  long double diff = static_cast<long double>(limit) - static_cast<long double>(start);
+  long double n = std::ceil(diff / static_cast<long double>(delta));
+  if (n <= 0) return int64_t{0};
+  if (n > static_cast<long double>(kMaxRangeCount))
+    return Status::invalid_argument(fmt::format("Range would have {} elements", static_cast<double>(n)));
+  return static_cast<int64_t>(n);
+}
+
+std::pair<int64_t, int64_t> shape_op_range(const Node& node, int64_t rank) {
+  int64_t start = node.attr_int("start", 0);
+  int64_t end = node.has_attr("end") ? node.attr_int("end", rank) : rank;
+  if (start < 0) start += rank;
+  if (end < 0) end += rank;
+  start = std::clamp<int64_t>(start, 0, rank);
+  end = std::clamp<int64_t>(end, 0, rank);
+  if (end < start) end = start;
+  return {start, end};
+}
+
+Status check_alloc(const Dims& dims, DataType dtype) {
+  Result<int64_t> n = checked_element_count(dims);
+  if (!n.ok()) return n.status();
+  int64_t elem = std::max<int64_t>(1, static_cast<int64_t>(dtype_size(dtype)));
+  if (*n > kMaxAllocBytes / elem)
+    return Status::invalid_argument(fmt::format("output shape {} ({} elements) is too large to allocate",
+                                                dims_to_string(dims), *n));
+  return {};
+}
+
+Result<Tensor> constant_value(const Node& node) {
+  static const char* kNames[] = {"value",      "value_float",  "value_floats",  "value_int",
+                                 "value_ints", "value_string", "value_strings", "sparse_value"};
+  int count = 0;
+  for (const char* n : kNames) count += node.attrs.count(n) ? 1 : 0;
+  if (count != 1)
+    return Status::invalid_argument(fmt::format(
+        "a Constant needs exactly one of value, value_float(s), value_int(s), value_string(s); it has {}", count));
+  if (node.attrs.count("sparse_value"))
+    return Status::unsupported("Constant with sparse_value is not supported (sparse tensors are not implemented)");
+  const Attribute& a = node.attrs.begin()->second;
+  const std::string& name = node.attrs.begin()->first;
+  if (name == "value") return a.t;
+  if (name == "value_float") return Tensor::scalar<float>(a.f);
+  if (name == "value_floats")
+    return Tensor::from_vector<float>(a.floats, {static_cast<int64_t>(a.floats.size())});
+  if (name == "value_int") return Tensor::scalar<int64_t>(a.i);
+  if (name == "value_ints") return Tensor::from_vector<int64_t>(a.ints, {static_cast<int64_t>(a.ints.size())});
+  if (name == "value_string") return Tensor::scalar<std::string>(a.s);
+  return Tensor::from_vector<std::string>(a.strings, {static_cast<int64_t>(a.strings.size())});
+}
+
+std::optional<Tensor> known_value(const Value* v) {
+  if (!v) return std::nullopt;
+  if (v->constant) return *v->constant;
+  const Node* p = v->producer;
+  if (!p || !p->domain.empty()) return std::nullopt;
+  if (p->op_type == "Constant") {
+    Result<Tensor> t = constant_value(*p);
+    if (t.ok()) return *t;
+  } else if (p->op_type == "Shape" && !p->inputs.empty() && p->inputs[0] && p->inputs[0]->type.shape.is_static()) {
+    Dims d = p->inputs[0]->type.shape.static_dims();
+    auto [start, end] = shape_op_range(*p, static_cast<int64_t>(d.size()));
+    std::vector<int64_t> vals(d.begin() + start, d.begin() + end);
+    return Tensor::from_vector<int64_t>(vals, {end - start});
+  }
+  return std::nullopt;
+}
+
+}  // namespace kiln::tensor_rules

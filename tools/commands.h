@@ -1,0 +1,12 @@
+// Subcommands of the `kiln` tool. Each registers its options on the CLI11 app and returns the exit code
+// through the callback it installs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace kiln::tools {
+
+void add_run_command(CLI::App& app, int& exit_code);
+void add_inspect_command(CLI::App& app, int& exit_code);
+
+}  // namespace kiln::tools
