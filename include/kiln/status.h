@@ -100,6 +100,7 @@ class [[nodiscard]] Result {
   } while (0)
 
 /// `KILN_ASSIGN_OR_RETURN(auto x, f());` — unwraps a Result or returns its Status.
+/// It expands to several statements: inside an `if` or a loop, always use braces.
 #define KILN_ASSIGN_OR_RETURN(lhs, expr) KILN_ASSIGN_OR_RETURN_IMPL_(KILN_CONCAT_(kiln_result_, __COUNTER__), lhs, expr)
 #define KILN_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                \

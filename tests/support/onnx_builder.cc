@@ -33,7 +33,9 @@ OnnxBuilder& OnnxBuilder::input(const std::string& name, DataType dtype, const s
 OnnxBuilder& OnnxBuilder::output(const std::string& name, DataType dtype) {
   auto* out = model_.mutable_graph()->add_output();
   out->set_name(name);
-  out->mutable_type()->mutable_tensor_type()->set_elem_type(static_cast<int>(dtype));
+  auto* tt = out->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(static_cast<int>(dtype));
+  tt->mutable_shape();  // the checker wants a shape field; kiln infers the real one
   return *this;
 }
 

@@ -22,6 +22,9 @@ struct In {
   bool constant = false;  // constants are visible to shape inference
 };
 
+// When set, graph inputs are declared with unknown rank, so only the kernels can catch bad shapes.
+bool g_dynamic_shapes = false;
+
 // Builds a one-node graph, validates and infers it, and runs it on the reference backend.
 Result<std::vector<Tensor>> run_op(const std::string& op, int opset, const std::vector<In>& inputs,
                                    std::map<std::string, Attribute> attrs = {}, int num_outputs = 1) {
@@ -39,8 +42,9 @@ Result<std::vector<Tensor>> run_op(const std::string& op, int opset, const std::
       node->inputs.push_back(nullptr);
       continue;
     }
-    Value* v = g.add_value("in" + std::to_string(i),
-                           {inputs[i].value.dtype(), Shape::from_dims(inputs[i].value.dims())});
+    bool dynamic = g_dynamic_shapes && !inputs[i].constant;
+    Value* v = g.add_value("in" + std::to_string(i), {inputs[i].value.dtype(),
+                                                      dynamic ? Shape() : Shape::from_dims(inputs[i].value.dims())});
     if (inputs[i].constant) {
       v->constant = inputs[i].value;
     } else {
@@ -281,6 +285,36 @@ TEST(RefMath, DetOfBatchAndBadShape) {
   EXPECT_NEAR((*out)[0].data<float>()[0], -2.0, 1e-6);
   EXPECT_NEAR((*out)[0].data<float>()[1], 0.0, 1e-6);
   EXPECT_FALSE(run_op("Det", 11, {{Tensor(DataType::kF32, {2, 3})}}).ok());
+}
+
+// Shapes unknown before run time: the kernels themselves must reject bad input with a Status.
+TEST(RefMath, KernelsRejectBadShapesAtRunTime) {
+  g_dynamic_shapes = true;
+  Tensor m23(DataType::kF32, {2, 3});
+  auto expect_error = [](const Result<std::vector<Tensor>>& r, const char* what) {
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_FALSE(r.status().message().empty()) << what;
+  };
+  expect_error(run_op("MatMul", 13, {{m23}, {Tensor(DataType::kF32, {2, 3})}}), "matmul inner");
+  expect_error(run_op("MatMul", 13, {{Tensor(DataType::kF32, {})}, {m23}}), "matmul scalar");
+  expect_error(run_op("MatMul", 13, {{Tensor(DataType::kF32, {2, 2, 3})}, {Tensor(DataType::kF32, {3, 3, 2})}}),
+               "matmul batch");
+  expect_error(run_op("Gemm", 13, {{Tensor(DataType::kF32, {2, 3, 1})}, {m23}}), "gemm rank");
+  expect_error(run_op("Gemm", 13, {{m23}, {Tensor(DataType::kF32, {3, 4})}, {Tensor(DataType::kF32, {3, 4})}}),
+               "gemm bias");
+  expect_error(run_op("Einsum", 12, {{m23}, {Tensor(DataType::kF32, {4, 2})}}, {{"equation", Attribute::of_string("ij,jk")}}),
+               "einsum extents");
+  expect_error(run_op("Einsum", 12, {{m23}}, {{"equation", Attribute::of_string("ijk")}}), "einsum rank");
+  expect_error(run_op("Softmax", 13, {{m23}}, {{"axis", Attribute::of_int(-3)}}), "softmax axis");
+  expect_error(run_op("Hardmax", 11, {{m23}}, {{"axis", Attribute::of_int(3)}}), "hardmax axis");
+  expect_error(run_op("ReduceSum", 11, {{m23}}, {{"axes", Attribute::of_ints({5})}}), "reduce axes");
+  expect_error(run_op("ArgMax", 13, {{m23}}, {{"axis", Attribute::of_int(-3)}}), "argmax axis");
+  expect_error(run_op("TopK", 11, {{m23}, {tensor<int64_t>({4}, {1})}}, {}, 2), "topk k");
+  expect_error(run_op("TopK", 11, {{m23}, {tensor<int64_t>({1, 2}, {2})}}, {}, 2), "topk k shape");
+  expect_error(run_op("CumSum", 14, {{m23}, {tensor<int64_t>({2}, {})}}), "cumsum axis");
+  expect_error(run_op("Det", 11, {{m23}}), "det square");
+  expect_error(run_op("Det", 11, {{Tensor(DataType::kF32, {3})}}), "det rank");
+  g_dynamic_shapes = false;
 }
 
 }  // namespace

@@ -160,6 +160,18 @@ T int_pow(T x, E n) {
   return static_cast<T>(static_cast<U>(result));
 }
 
+// Integer powers are exact; anything with a float computes in double and rounds (or truncates) once.
+template <typename T, typename E>
+T pow_value(T x, E n) {
+  if constexpr (std::is_integral_v<T> && std::is_integral_v<E>) {
+    return int_pow(x, n);
+  } else {
+    double xv = static_cast<double>(static_cast<compute_type_t<T>>(x));
+    double nv = static_cast<double>(static_cast<compute_type_t<E>>(n));
+    return from_double<T>(std::pow(xv, nv));
+  }
+}
+
 Status pow_kernel(KernelContext& ctx) {
   KILN_ASSIGN_OR_RETURN(BinaryDims d, binary_dims(ctx));
   const Tensor& a = ctx.input(0);
@@ -169,15 +181,7 @@ Status pow_kernel(KernelContext& ctx) {
                  return visit_numeric(b.dtype(), [&](auto exp_tag) -> Status {
                    using E = decltype(exp_tag);
                    Tensor& y = ctx.allocate_output(0, a.dtype(), d.out);
-                   broadcast_apply<T, E, T>(a, b, y, d, [](T x, E n) -> T {
-                     if constexpr (std::is_integral_v<T> && std::is_integral_v<E>) {
-                       return int_pow(x, n);
-                     } else {
-                       double xv = static_cast<double>(static_cast<compute_type_t<T>>(x));
-                       double nv = static_cast<double>(static_cast<compute_type_t<E>>(n));
-                       return from_double<T>(std::pow(xv, nv));
-                     }
-                   });
+                   broadcast_apply<T, E, T>(a, b, y, d, [](T x, E n) { return pow_value(x, n); });
                    return {};
                  });
                }));
@@ -315,12 +319,15 @@ Status prelu(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& slope = ctx.input(1);
   BinaryDims d{x.dims(), slope.dims(), x.dims()};
-  // Before opset 7 a 1-D slope held one value per channel (axis 1).
-  if (ctx.opset() < 7 && slope.rank() == 1 && x.rank() >= 2 && slope.dim(0) == x.dim(1) && slope.dim(0) != 1) {
+  // Before opset 7 a 1-D slope held one value per channel (axis 1); models upgraded from those opsets keep
+  // it, so apply it per channel where numpy-style broadcasting fails (or always, before opset 7).
+  Result<Dims> out = broadcast_dims(x.dims(), d.b);
+  bool numpy_ok = out.ok() && *out == x.dims();
+  if ((ctx.opset() < 7 || !numpy_ok) && slope.rank() == 1 && x.rank() >= 2 && slope.dim(0) == x.dim(1)) {
     d.b = Dims(static_cast<size_t>(x.rank() - 1), 1);
     d.b[0] = slope.dim(0);
+    out = broadcast_dims(x.dims(), d.b);
   }
-  Result<Dims> out = broadcast_dims(x.dims(), d.b);
   if (!out.ok() || *out != x.dims())
     return ctx.error(fmt::format("slope {} does not broadcast to the input {}", slope.type_string(), x.type_string()));
   return named(ctx, visit_numeric(x.dtype(), [&](auto tag) -> Status {

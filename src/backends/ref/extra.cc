@@ -269,8 +269,8 @@ Status non_max_suppression(KernelContext& ctx) {
       const double* sc = s.data() + (bi * classes + c) * n_boxes;
       std::vector<int64_t> candidates;
       for (int64_t i = 0; i < n_boxes; ++i)
-        if (!score_threshold || sc[i] > *score_threshold) candidates.push_back(i);
-      // Highest score first; equal scores keep the lower box index first.
+        if (!std::isnan(sc[i]) && (!score_threshold || sc[i] > *score_threshold)) candidates.push_back(i);
+      // Highest score first; equal scores keep the lower box index first. (NaN scores were dropped: unrankable.)
       std::stable_sort(candidates.begin(), candidates.end(), [&](int64_t i, int64_t j) { return sc[i] > sc[j]; });
       std::vector<Box> kept;
       for (int64_t i : candidates) {

@@ -90,6 +90,7 @@ Status dft(KernelContext& ctx) {
     if (length <= 0 || length > kMaxSignalLength)
       return ctx.error("dft_length must be in [1, 2^31], got " + std::to_string(length));
   }
+  if (length == 0) return ctx.error("the transformed axis of input " + x.type_string() + " is empty");
   const bool inverse = ctx.node().attr_int("inverse", 0) != 0;
   const bool onesided = ctx.node().attr_int("onesided", 0) != 0;
   const int64_t out_len = onesided ? length / 2 + 1 : length;
@@ -98,6 +99,9 @@ Status dft(KernelContext& ctx) {
   for (int64_t i = 0; i < a; ++i) outer *= x.dim(i);
   for (int64_t i = a + 1; i < rank - 1; ++i) inner *= x.dim(i);
 
+  if (static_cast<double>(outer) * static_cast<double>(out_len) * static_cast<double>(inner) >
+      static_cast<double>(kMaxSignalLength))
+    return ctx.error("output of more than 2^31 complex values is too large");
   Dims out_dims = x.dims();
   out_dims[a] = out_len;
   out_dims[rank - 1] = 2;

@@ -50,7 +50,14 @@ Result<std::optional<std::vector<bool>>> reduced_axes(KernelContext& ctx, int64_
 template <typename T>
 T reduce_group(ReduceKind kind, const std::vector<T>& v) {
   using A = math_acc_t<T>;
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_same_v<T, bool>) {  // ReduceMax/ReduceMin only (checked by the caller): any / all
+    bool any = false, all = true;
+    for (bool x : v) {
+      any = any || x;
+      all = all && x;
+    }
+    return kind == ReduceKind::kMax ? any : all;
+  } else if constexpr (std::is_integral_v<T>) {
     switch (kind) {
       case ReduceKind::kMax: {
         T m = std::numeric_limits<T>::lowest();
@@ -150,8 +157,10 @@ Status reduce(KernelContext& ctx) {
     kept_dims.push_back(r ? 1 : x.dim(a));
     if (!r || keepdims) out_dims.push_back(r ? 1 : x.dim(a));
   }
+  if (x.dtype() == DataType::kBool && kKind != ReduceKind::kMax && kKind != ReduceKind::kMin)
+    return ctx.error("bool input is only supported by ReduceMax and ReduceMin");
   Tensor& y = ctx.allocate_output(0, x.dtype(), out_dims);
-  return visit_numeric(x.dtype(), [&](auto tag) -> Status {
+  return visit_numeric_or_bool(x.dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
     int64_t out_count = element_count(kept_dims);
     std::vector<std::vector<T>> groups(out_count);
@@ -213,6 +222,11 @@ Status arg_reduce(KernelContext& ctx) {
         for (int64_t e = 1; e < s.extent; ++e) {
           C v = static_cast<C>(base[e * s.inner]);
           bool better = kMax ? (last ? v >= best_v : v > best_v) : (last ? v <= best_v : v < best_v);
+          if constexpr (std::is_floating_point_v<C>) {
+            // NaN wins both ArgMax and ArgMin, as in numpy: the first NaN, or the last with select_last_index.
+            if (std::isnan(best_v)) better = last && std::isnan(v);
+            else if (std::isnan(v)) better = true;
+          }
           if (better) {
             best = e;
             best_v = v;

@@ -39,6 +39,10 @@ inline Result<WindowGeometry> nn_window(const KernelContext& ctx, const Tensor& 
   if (!attrs.ok()) return ctx.error(attrs.status().message());
   auto g = window_geometry(*attrs, nn_spatial_dims(x));
   if (!g.ok()) return ctx.error(g.status().message());
+  Dims out = {x.dim(0), x.dim(1)};
+  out.insert(out.end(), g->out.begin(), g->out.end());
+  if (!checked_element_count(out).ok())
+    return ctx.error(fmt::format("output extents {} overflow", dims_to_string(out)));
   if (attrs_out) *attrs_out = *attrs;
   return *g;
 }

@@ -4,6 +4,7 @@
 #include <random>
 #include <vector>
 
+#include "backends/ref/broadcast.h"
 #include "backends/ref/nn_common.h"
 
 namespace kiln::ref {
@@ -159,7 +160,9 @@ Status layer_norm(KernelContext& ctx) {
   const int64_t outer = element_count(outer_dims), inner = element_count(inner_dims);
   KILN_ASSIGN_OR_RETURN(std::vector<double> scale, broadcast_to_inner(ctx, 1, "Scale", inner_dims));
   std::vector<double> bias(static_cast<size_t>(inner), 0.0);
-  if (ctx.has_input(2)) KILN_ASSIGN_OR_RETURN(bias, broadcast_to_inner(ctx, 2, "B", inner_dims));
+  if (ctx.has_input(2)) {
+    KILN_ASSIGN_OR_RETURN(bias, broadcast_to_inner(ctx, 2, "B", inner_dims));
+  }
   std::vector<double> y, means, inv_stds;
   normalize_groups(x.to_double_vector(), outer, inner, ctx.node().attr_float("epsilon", 1e-5f), y, &means, &inv_stds);
   for (int64_t g = 0; g < outer; ++g)

@@ -170,7 +170,9 @@ Status global_pool(KernelContext& ctx, GlobalKind kind) {
   const Tensor& x = ctx.input(0);
   KILN_ASSIGN_OR_RETURN(size_t n, nn_spatial_rank(ctx, x, "input X"));
   double p = 2;
-  if (kind == GlobalKind::kLp) KILN_ASSIGN_OR_RETURN(p, lp_order(ctx));
+  if (kind == GlobalKind::kLp) {
+    KILN_ASSIGN_OR_RETURN(p, lp_order(ctx));
+  }
   const int64_t planes = x.dim(0) * x.dim(1), in_size = element_count(nn_spatial_dims(x));
   if (in_size == 0 && kind == GlobalKind::kMax)
     return ctx.error(fmt::format("GlobalMaxPool of an input with an empty spatial extent ({})", x.type_string()));

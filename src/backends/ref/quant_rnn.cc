@@ -206,9 +206,9 @@ Result<Setup> read_setup(const KernelContext& ctx, Cell cell) {
 // One time step of one batch entry in direction d: updates h (and c for LSTM) in place.
 void step(const Setup& s, int64_t d, const double* x, std::vector<double>& h, std::vector<double>& c) {
   const int64_t H = s.hidden, I = s.input, gh = s.gates * H;
-  const double* w = &s.w[d * gh * I];
-  const double* r = &s.r[d * gh * H];
-  const double* wb = &s.b[d * 2 * gh];
+  const double* w = s.w.data() + d * gh * I;
+  const double* r = s.r.data() + d * gh * H;
+  const double* wb = s.b.data() + d * 2 * gh;
   const double* rb = wb + gh;
   const Activation* act = &s.acts[d * activation_count(s.cell)];
   // Xt*W^T + Wb for gate row `row`; and Ht-1*R^T (with h scaled per element when given) for row `row`.
@@ -246,7 +246,7 @@ void step(const Setup& s, int64_t d, const double* x, std::vector<double>& h, st
     return;
   }
   // LSTM: gate rows i = 0, o = H, f = 2H, c = 3H; peepholes p = [i, o, f].
-  const double* p = &s.p[d * 3 * H];
+  const double* p = s.p.data() + d * 3 * H;
   auto gate = [&](int64_t g, int64_t j) { return xw(g * H + j) + hr(g * H + j, h) + rb[g * H + j]; };
   std::vector<double> c_next(H);
   for (int64_t j = 0; j < H; ++j) {
@@ -275,7 +275,7 @@ Status run_recurrence(KernelContext& ctx, Cell cell) {
       const int64_t len = s.seq_lens[b];
       for (int64_t n = 0; n < len; ++n) {
         const int64_t t = s.reverse[d] ? len - 1 - n : n;
-        step(s, d, &s.x[(t * B + b) * s.input], h, c);
+        step(s, d, s.x.data() + (t * B + b) * s.input, h, c);
         std::copy(h.begin(), h.end(), y.begin() + ((t * D + d) * B + b) * H);
       }
       std::copy(h.begin(), h.end(), yh.begin() + state);

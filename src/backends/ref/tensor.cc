@@ -103,8 +103,12 @@ Status slice(KernelContext& ctx) {
     if (!ctx.has_input(1) || !ctx.has_input(2)) return ctx.error("inputs 'starts' and 'ends' are required");
     KILN_ASSIGN_OR_RETURN(spec.starts, read_ints(ctx, 1, "starts"));
     KILN_ASSIGN_OR_RETURN(spec.ends, read_ints(ctx, 2, "ends"));
-    if (ctx.has_input(3)) KILN_ASSIGN_OR_RETURN(spec.axes, read_ints(ctx, 3, "axes"));
-    if (ctx.has_input(4)) KILN_ASSIGN_OR_RETURN(spec.steps, read_ints(ctx, 4, "steps"));
+    if (ctx.has_input(3)) {
+      KILN_ASSIGN_OR_RETURN(spec.axes, read_ints(ctx, 3, "axes"));
+    }
+    if (ctx.has_input(4)) {
+      KILN_ASSIGN_OR_RETURN(spec.steps, read_ints(ctx, 4, "steps"));
+    }
   }
   Status s = rules::check_slice_spec(spec, x.rank());
   if (!s.ok()) return ctx.error(s.message());

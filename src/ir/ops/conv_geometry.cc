@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
-#include <optional>
+#include <algorithm>
+#include <cstdint>
 
 namespace kiln {
 
 namespace {
+
+constexpr int64_t kMaxAttrValue = INT32_MAX;
 
 Result<std::vector<int64_t>> per_axis(const Node& node, const char* name, size_t n, int64_t def, int64_t min_value) {
   if (!node.has_attr(name)) return std::vector<int64_t>(n, def);
@@ -15,10 +18,11 @@ Result<std::vector<int64_t>> per_axis(const Node& node, const char* name, size_t
   if (v.size() != n)
     return Status::invalid_argument(
         fmt::format("attribute '{}' has {} values, expected {} (one per spatial axis)", name, v.size(), n));
+  // The upper bound keeps every extent computation far from int64 overflow.
   for (int64_t x : v)
-    if (x < min_value)
-      return Status::invalid_argument(fmt::format("attribute '{}' = [{}] must be >= {}", name, fmt::join(v, ","),
-                                                  min_value));
+    if (x < min_value || x > kMaxAttrValue)
+      return Status::invalid_argument(fmt::format("attribute '{}' = [{}]: values must be in [{}, {}]", name,
+                                                  fmt::join(v, ","), min_value, kMaxAttrValue));
   return v;
 }
 
@@ -70,7 +74,7 @@ Result<WindowAttrs> read_window_attrs(const Node& node, size_t spatial_rank, con
   }
   KILN_ASSIGN_OR_RETURN(a.strides, per_axis(node, "strides", n, 1, 1));
   KILN_ASSIGN_OR_RETURN(a.dilations, per_axis(node, "dilations", n, 1, 1));
-  KILN_ASSIGN_OR_RETURN(a.pads, per_axis(node, "pads", 2 * n, 0, transposed ? INT64_MIN : 0));
+  KILN_ASSIGN_OR_RETURN(a.pads, per_axis(node, "pads", 2 * n, 0, transposed ? -kMaxAttrValue : 0));
   if (transposed) {
     KILN_ASSIGN_OR_RETURN(a.output_padding, per_axis(node, "output_padding", n, 0, 0));
     std::vector<int64_t> os = node.attr_ints("output_shape");
@@ -81,7 +85,9 @@ Result<WindowAttrs> read_window_attrs(const Node& node, size_t spatial_rank, con
             fmt::format("attribute 'output_shape' has {} values, expected {}", os.size(), n));
       a.output_shape.assign(os.end() - static_cast<std::ptrdiff_t>(n), os.end());
       for (int64_t x : a.output_shape)
-        if (x < 0) return Status::invalid_argument(fmt::format("output_shape [{}] has a negative extent", fmt::join(os, ",")));
+        if (x < 0 || x > kMaxAttrValue)
+          return Status::invalid_argument(fmt::format("output_shape [{}] has an extent outside [0, {}]",
+                                                      fmt::join(os, ","), kMaxAttrValue));
     }
     for (size_t i = 0; i < n; ++i)
       if (a.output_padding[i] >= std::max(a.strides[i], a.dilations[i]))
@@ -124,12 +130,15 @@ Result<WindowGeometry> window_geometry(const WindowAttrs& a, const Dims& in_spat
     if (!a.output_shape.empty() || a.auto_pad == AutoPad::kSameUpper || a.auto_pad == AutoPad::kSameLower) {
       out = !a.output_shape.empty() ? a.output_shape[i] : in * s;
       int64_t total = natural - out;
+      // total / 2 rounds down (as the spec's Python does), so a negative total (an output larger than the
+      // natural one) grows the end: pads (0, -1) for total = -1, matching output_padding.
+      int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
       // The spec puts the odd pad at the end for SAME_UPPER, at the beginning otherwise.
       if (a.auto_pad == AutoPad::kSameUpper) {
-        pb = total / 2;
+        pb = half;
         pe = total - pb;
       } else {
-        pe = total / 2;
+        pe = half;
         pb = total - pe;
       }
     } else {

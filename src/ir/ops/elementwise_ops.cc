@@ -138,9 +138,15 @@ Status infer_variadic(InferContext& ctx) {
 Status infer_prelu(InferContext& ctx) {
   KILN_RETURN_IF_ERROR(check_dtype(ctx, 0, is_numeric, "a numeric tensor"));
   KILN_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 2));
-  // The slope broadcasts onto X (unidirectionally), so the output has X's shape.
-  KILN_RETURN_IF_ERROR(infer_broadcast_inputs(ctx));
-  ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
+  // The slope broadcasts onto X (unidirectionally), so the output has X's shape. Models upgraded from
+  // opset <= 6 may keep a per-channel slope [C] that does not broadcast numpy-style; the kernel applies it
+  // along axis 1.
+  const Shape& x = ctx.input_shape(0);
+  const Shape& slope = ctx.input_shape(1);
+  bool per_channel = x.has_rank() && slope.has_rank() && slope.rank() == 1 && x.rank() >= 2 && slope[0].known() &&
+                     x[1].known() && slope[0].value == x[1].value;
+  if (!per_channel) KILN_RETURN_IF_ERROR(infer_broadcast_inputs(ctx));
+  ctx.set_output(0, ctx.input_dtype(0), x);
   return {};
 }
 
@@ -194,13 +200,13 @@ Status infer_gelu(InferContext& ctx) {
 AttrSpec consumed() { return attr_ints("consumed_inputs"); }
 
 OpDef unary(const char* op, InferFn infer, std::vector<AttrSpec> attrs = {}) {
-  return {.op_type = op, .min_inputs = 1, .max_inputs = 1, .attrs = std::move(attrs), .infer = infer};
+  return {.op_type = op, .domain = "", .min_inputs = 1, .max_inputs = 1, .attrs = std::move(attrs), .infer = infer};
 }
 OpDef binary(const char* op, InferFn infer, std::vector<AttrSpec> attrs = {}) {
-  return {.op_type = op, .min_inputs = 2, .max_inputs = 2, .attrs = std::move(attrs), .infer = infer};
+  return {.op_type = op, .domain = "", .min_inputs = 2, .max_inputs = 2, .attrs = std::move(attrs), .infer = infer};
 }
 OpDef variadic(const char* op) {
-  return {.op_type = op, .min_inputs = 1, .max_inputs = -1, .attrs = {consumed()}, .infer = infer_variadic};
+  return {.op_type = op, .domain = "", .min_inputs = 1, .max_inputs = -1, .attrs = {consumed()}, .infer = infer_variadic};
 }
 // Binary ops of opset 1: broadcast/axis (opsets 1-6), consumed_inputs (opset 1 arithmetic only).
 std::vector<AttrSpec> legacy_bcast(bool with_consumed) {
@@ -232,6 +238,7 @@ const std::vector<OpDef>& defs() {
       unary("Shrink", infer_numeric_unary, {attr_float("bias", 0.0f), attr_float("lambd", 0.5f)}),
       // min/max are attributes before opset 11 and optional inputs from opset 11.
       {.op_type = "Clip",
+       .domain = "",
        .min_inputs = 1,
        .max_inputs = 3,
        .attrs = {attr_float("min"), attr_float("max"), consumed()},
@@ -283,7 +290,7 @@ const std::vector<OpDef>& defs() {
       binary("And", infer_logic, legacy_bcast(false)),
       binary("Or", infer_logic, legacy_bcast(false)),
       binary("Xor", infer_logic, legacy_bcast(false)),
-      {.op_type = "Where", .min_inputs = 3, .max_inputs = 3, .infer = infer_where},
+      {.op_type = "Where", .domain = "", .min_inputs = 3, .max_inputs = 3, .attrs = {}, .infer = infer_where},
       // Casts. Cast-1 spelled `to` as a string; the importer upgrades such models to opset >= 7 first.
       unary("Cast", infer_cast, {required(attr_int("to")), attr_int("saturate", 1)}),
       binary("CastLike", infer_cast_like, {attr_int("saturate", 1)}),

@@ -24,7 +24,6 @@ Status infer_concat(InferContext& ctx) {
   if (!ctx.node().has_attr("axis") && ctx.opset() >= 4) return ctx.error("attribute 'axis' is required");
   int64_t axis = ctx.node().attr_int("axis", 1);  // opset 1-3 default
   DataType dtype = ctx.input_dtype(0);
-  std::optional<std::vector<Dim>> out;
   int64_t rank = -1;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     if (!ctx.has_input(i)) return ctx.error(fmt::format("input {} is missing", i));
@@ -65,7 +64,6 @@ Status infer_concat(InferContext& ctx) {
     }
   }
   dims[*a] = total_known ? Dim(total) : Dim();
-  (void)out;
   ctx.set_output(0, dtype, Shape(dims));
   return {};
 }

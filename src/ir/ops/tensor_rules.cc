@@ -281,21 +281,125 @@ Result<Tensor> constant_value(const Node& node) {
   return Tensor::from_vector<std::string>(a.strings, {static_cast<int64_t>(a.strings.size())});
 }
 
-std::optional<Tensor> known_value(const Value* v) {
-  if (!v) return std::nullopt;
+namespace {
+
+constexpr int kMaxFoldDepth = 32;
+constexpr int64_t kMaxFoldElements = 1024;
+
+std::optional<Tensor> known_value_at(const Value* v, int depth);
+
+// Small integer tensors only: folding is for shape computations, not for data.
+bool foldable(const std::optional<Tensor>& t) {
+  return t && (is_integer(t->dtype()) || t->dtype() == DataType::kBool) && t->size() <= kMaxFoldElements;
+}
+
+std::optional<std::vector<int64_t>> folded_ints(const Node& p, size_t i, int depth) {
+  if (i >= p.inputs.size() || !p.inputs[i]) return std::nullopt;
+  std::optional<Tensor> t = known_value_at(p.inputs[i], depth + 1);
+  if (!foldable(t)) return std::nullopt;
+  Result<std::vector<int64_t>> v = t->to_int64_vector();
+  if (!v.ok()) return std::nullopt;
+  return *v;
+}
+
+// Evaluates the integer shape arithmetic that exporters put between Shape and Reshape/Expand/...:
+// Identity, Cast, Concat, Unsqueeze, Squeeze, Gather and Slice of known 0-D/1-D integer tensors.
+std::optional<Tensor> fold_node(const Node& p, int depth) {
+  if (p.inputs.empty() || !p.inputs[0]) return std::nullopt;
+  std::optional<Tensor> x = known_value_at(p.inputs[0], depth + 1);
+  if (!foldable(x) || x->rank() > 1) return std::nullopt;
+  Result<std::vector<int64_t>> xv_r = x->to_int64_vector();
+  if (!xv_r.ok()) return std::nullopt;
+  std::vector<int64_t> xv = *xv_r;
+  const std::string& op = p.op_type;
+  if (op == "Identity") return x;
+  if (op == "Cast") {
+    int64_t to = p.attr_int("to", 0);
+    if (to == static_cast<int64_t>(DataType::kI64)) return Tensor::from_vector<int64_t>(xv, x->dims());
+    if (to == static_cast<int64_t>(DataType::kI32)) {
+      std::vector<int32_t> v(xv.begin(), xv.end());
+      return Tensor::from_vector<int32_t>(v, x->dims());
+    }
+    return std::nullopt;
+  }
+  if (op == "Unsqueeze" || op == "Squeeze") {
+    // For 0-D/1-D values the result is [n] or a scalar; the element order never changes.
+    if (op == "Unsqueeze" && x->rank() == 0) {
+      size_t n_axes = p.opset < 13 ? p.attr_ints("axes").size() : folded_ints(p, 1, depth).value_or(std::vector<int64_t>{}).size();
+      if (n_axes != 1) return std::nullopt;
+      return Tensor::from_vector<int64_t>(xv, {1});
+    }
+    if (op == "Squeeze" && x->rank() == 1 && x->size() == 1) return Tensor::from_vector<int64_t>(xv, {});
+    return std::nullopt;
+  }
+  if (op == "Concat") {
+    std::vector<int64_t> all;
+    for (size_t i = 0; i < p.inputs.size(); ++i) {
+      std::optional<std::vector<int64_t>> v = folded_ints(p, i, depth);
+      if (!v || !p.inputs[i] || p.inputs[i]->type.dtype != x->dtype()) return std::nullopt;
+      all.insert(all.end(), v->begin(), v->end());
+    }
+    if (x->rank() != 1) return std::nullopt;
+    return Tensor::from_vector<int64_t>(all, {static_cast<int64_t>(all.size())});
+  }
+  if (op == "Gather" && x->rank() == 1) {
+    if (p.inputs.size() < 2) return std::nullopt;
+    std::optional<Tensor> idx = known_value_at(p.inputs[1], depth + 1);
+    if (!foldable(idx) || idx->rank() > 1) return std::nullopt;
+    std::vector<int64_t> out;
+    int64_t n = x->size();
+    for (int64_t k = 0; k < idx->size(); ++k) {
+      int64_t i = idx->element_as_int64(k);
+      if (i < -n || i >= n) return std::nullopt;  // the kernel reports the error
+      out.push_back(xv[i < 0 ? i + n : i]);
+    }
+    return Tensor::from_vector<int64_t>(out, idx->dims());
+  }
+  if (op == "Slice" && x->rank() == 1 && p.opset >= 10) {
+    auto starts = folded_ints(p, 1, depth), ends = folded_ints(p, 2, depth);
+    std::optional<std::vector<int64_t>> axes = std::vector<int64_t>{}, steps = std::vector<int64_t>{};
+    if (p.inputs.size() > 3 && p.inputs[3]) axes = folded_ints(p, 3, depth);
+    if (p.inputs.size() > 4 && p.inputs[4]) steps = folded_ints(p, 4, depth);
+    if (!starts || !ends || !axes || !steps) return std::nullopt;
+    SliceSpec spec{*starts, *ends, *axes, *steps};
+    if (!check_slice_spec(spec, 1).ok() || spec.axes.size() != 1) return std::nullopt;
+    SliceRange r = slice_range(x->size(), spec.starts[0], spec.ends[0], spec.steps[0]);
+    std::vector<int64_t> out;
+    for (int64_t k = 0; k < r.count; ++k) out.push_back(xv[r.start + k * r.step]);
+    return Tensor::from_vector<int64_t>(out, {r.count});
+  }
+  return std::nullopt;
+}
+
+std::optional<Tensor> known_value_at(const Value* v, int depth) {
+  if (!v || depth > kMaxFoldDepth) return std::nullopt;
   if (v->constant) return *v->constant;
   const Node* p = v->producer;
   if (!p || !p->domain.empty()) return std::nullopt;
   if (p->op_type == "Constant") {
     Result<Tensor> t = constant_value(*p);
     if (t.ok()) return *t;
-  } else if (p->op_type == "Shape" && !p->inputs.empty() && p->inputs[0] && p->inputs[0]->type.shape.is_static()) {
+    return std::nullopt;
+  }
+  if (p->op_type == "Shape") {
+    if (p->inputs.empty() || !p->inputs[0] || !p->inputs[0]->type.shape.is_static()) return std::nullopt;
     Dims d = p->inputs[0]->type.shape.static_dims();
     auto [start, end] = shape_op_range(*p, static_cast<int64_t>(d.size()));
     std::vector<int64_t> vals(d.begin() + start, d.begin() + end);
     return Tensor::from_vector<int64_t>(vals, {end - start});
   }
-  return std::nullopt;
+  if (p->op_type == "Size") {
+    if (p->inputs.empty() || !p->inputs[0] || !p->inputs[0]->type.shape.is_static()) return std::nullopt;
+    return Tensor::scalar<int64_t>(element_count(p->inputs[0]->type.shape.static_dims()));
+  }
+  std::optional<Tensor> t = fold_node(*p, depth);
+  // Only trust a fold whose dtype matches what inference assigned to the value.
+  if (t && t->dtype() != v->type.dtype) return std::nullopt;
+  return t;
 }
+
+}  // namespace
+
+std::optional<Tensor> known_value(const Value* v) { return known_value_at(v, 0); }
 
 }  // namespace kiln::tensor_rules
