@@ -158,6 +158,14 @@ std::vector<Node*> Graph::consumers(const Value* v) const {
   return out;
 }
 
+void Graph::replace_all_uses(Value* from, Value* to) {
+  for (auto& n : nodes_)
+    for (Value*& in : n->inputs)
+      if (in == from) in = to;
+  for (Value*& out : outputs)
+    if (out == from) out = to;
+}
+
 void Graph::remove_unused_values() {
   std::set<const Value*> used;
   for (auto& n : nodes_) {

@@ -92,11 +92,19 @@ class Graph {
   Status topo_sort();
   /// Nodes that read `v`.
   std::vector<Node*> consumers(const Value* v) const;
-  /// Removes nodes for which pred is true (their outputs remain as dangling values).
+  /// Removes nodes for which pred is true. Their outputs stay as values without a producer (a pass that
+  /// removes a node either rewires its readers or gives the outputs a constant).
   template <typename Pred>
   void remove_nodes_if(Pred pred) {
-    std::erase_if(nodes_, [&](const std::unique_ptr<Node>& n) { return pred(*n); });
+    std::erase_if(nodes_, [&](const std::unique_ptr<Node>& n) {
+      if (!pred(*n)) return false;
+      for (Value* out : n->outputs)
+        if (out && out->producer == n.get()) out->producer = nullptr;
+      return true;
+    });
   }
+  /// Makes every reader of `from` (nodes and graph outputs) read `to` instead.
+  void replace_all_uses(Value* from, Value* to);
   /// Drops values that nothing produces, reads or exposes (and are not constants in use).
   void remove_unused_values();
 

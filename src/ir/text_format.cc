@@ -119,7 +119,7 @@ std::string print_attr(const std::string& name, const Attribute& a, int64_t max_
 
 class Parser {
  public:
-  explicit Parser(const std::string& text) : s_(text) {}
+  Parser(const std::string& text, const ParseOptions& options) : s_(text), options_(options) {}
 
   Result<Graph> parse() {
     Graph g;
@@ -149,8 +149,20 @@ class Parser {
         } else {
           KILN_RETURN_IF_ERROR(expect('='));
           if (!type.shape.is_static()) return error("a constant needs a static shape");
-          KILN_ASSIGN_OR_RETURN(Tensor t, parse_elements(type.dtype, type.shape.static_dims()));
-          v->constant = std::move(t);
+          skip_ws();
+          if (peek() == '@') {
+            ++pos_;
+            KILN_ASSIGN_OR_RETURN(std::string ref, parse_word());
+            if (!options_.resolve_constant) return error("constant reference @" + ref + " but no resolver");
+            auto t = options_.resolve_constant(ref, type);
+            if (!t.ok()) return error(t.status().message());
+            if (t->dtype() != type.dtype || t->dims() != type.shape.static_dims())
+              return error(fmt::format("constant @{} is {}, declared {}", ref, t->type_string(), print_type(type)));
+            v->constant = std::move(*t);
+          } else {
+            KILN_ASSIGN_OR_RETURN(Tensor t, parse_elements(type.dtype, type.shape.static_dims()));
+            v->constant = std::move(t);
+          }
           skip_ws();
           if (peek_word() == "input") {  // "const %w ... input": an initializer also listed as input
             (void)parse_word();
@@ -521,6 +533,7 @@ class Parser {
   }
 
   const std::string& s_;
+  const ParseOptions& options_;
   size_t pos_ = 0;
 };
 
@@ -536,8 +549,11 @@ std::string print_graph(const Graph& g, const TextOptions& options) {
   for (const auto& v : g.values()) {
     if (!v->is_constant() || v->producer) continue;
     bool listed_input = std::find(g.inputs.begin(), g.inputs.end(), v.get()) != g.inputs.end();
+    std::optional<std::string> ref;
+    if (options.constant_reference) ref = options.constant_reference(*v);
     out += fmt::format("const {}: {} = {}{}\n", value_ref(v.get()), print_type(v->type),
-                       print_elements(*v->constant, options.max_constant_elements), listed_input ? " input" : "");
+                       ref ? "@" + *ref : print_elements(*v->constant, options.max_constant_elements),
+                       listed_input ? " input" : "");
   }
   for (const auto& n : g.nodes()) {
     std::vector<std::string> ins, outs, attrs;
@@ -554,6 +570,8 @@ std::string print_graph(const Graph& g, const TextOptions& options) {
   return out;
 }
 
-Result<Graph> parse_graph(const std::string& text) { return Parser(text).parse(); }
+Result<Graph> parse_graph(const std::string& text, const ParseOptions& options) {
+  return Parser(text, options).parse();
+}
 
 }  // namespace kiln

@@ -14,6 +14,8 @@
 // unless `max_constant_elements` elides large ones as `<N values>`, which cannot be parsed back.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "ir/graph.h"
@@ -24,10 +26,18 @@ namespace kiln {
 struct TextOptions {
   /// Constants with more elements than this print as `<N values>` (-1: print all; round-trips).
   int64_t max_constant_elements = -1;
+  /// When set and it returns a reference for a constant, the constant prints as `= @REFERENCE` instead of
+  /// its values (engine files keep weights in separate aligned blobs this way).
+  std::function<std::optional<std::string>(const Value&)> constant_reference;
+};
+
+struct ParseOptions {
+  /// Resolves `= @REFERENCE` constants (see TextOptions::constant_reference) to tensors.
+  std::function<Result<Tensor>(const std::string& reference, const ValueType& type)> resolve_constant;
 };
 
 std::string print_graph(const Graph& graph, const TextOptions& options = {});
 /// Parses the text form. Ops are resolved against kiln's op definitions; errors give line and column.
-Result<Graph> parse_graph(const std::string& text);
+Result<Graph> parse_graph(const std::string& text, const ParseOptions& options = {});
 
 }  // namespace kiln

@@ -99,8 +99,8 @@ TEST(NnGeometry, CeilModeDropsAWindowStartingInThePadding) {
   ASSERT_TRUE(a.ok()) << a.status().message();
   // in 4, padded 6: ceil((6-2)/2)+1 = 3 windows starting at -1, 1, 3: all start inside the input.
   EXPECT_EQ(window_geometry(*a, {4})->out, (Dims{3}));
-  // in 5, padded 7: ceil((7-2)/2)+1 = 4 windows, the last starting at 5 = in + pad_begin - 1 -> kept.
-  EXPECT_EQ(window_geometry(*a, {5})->out, (Dims{4}));
+  // in 5, padded 7: ceil((7-2)/2)+1 = 4 windows, but the last starts at 5, past the input -> dropped.
+  EXPECT_EQ(window_geometry(*a, {5})->out, (Dims{3}));
   n.attrs["pads"] = ints({0, 1});
   a = read_window_attrs(n, 1, {}, false);
   // in 4, pads (0,1): ceil(3/2)+1 = 3, but the third window starts at 4 (only padding) -> dropped.

@@ -12,8 +12,6 @@ namespace kiln::ref {
 
 namespace {
 
-Status named(const KernelContext& ctx, const Status& s) { return s.ok() ? s : ctx.error(s.message()); }
-
 // y = f(x) over a float tensor; f receives and returns the compute type.
 template <typename F>
 Status map_float(KernelContext& ctx, F f) {

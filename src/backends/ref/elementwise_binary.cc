@@ -14,8 +14,6 @@ namespace kiln::ref {
 
 namespace {
 
-Status named(const KernelContext& ctx, const Status& s) { return s.ok() ? s : ctx.error(s.message()); }
-
 // The broadcast geometry of a binary op: each input's dims as seen by BroadcastWalker, and the output dims.
 struct BinaryDims {
   Dims a, b, out;
@@ -352,6 +350,7 @@ enum class Fold { kMax, kMin, kSum, kMean };
 
 Status fold(KernelContext& ctx, Fold op) {
   const size_t n = ctx.num_inputs();
+  if (n == 0) return ctx.error("expected at least one input");
   for (size_t i = 0; i < n; ++i)
     if (!ctx.has_input(i)) return ctx.error(fmt::format("input {} is missing", i));
   KILN_RETURN_IF_ERROR(check_same_dtype(ctx, 0, n));

@@ -15,8 +15,6 @@ namespace kiln::ref {
 
 namespace {
 
-Status named(const KernelContext& ctx, const Status& s) { return s.ok() ? s : ctx.error(s.message()); }
-
 // ---- numeric -> string ----
 
 // Shortest scientific digits ("d.ddde+XX") that read back to the same value of type T.

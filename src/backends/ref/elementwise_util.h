@@ -52,6 +52,11 @@ T from_double(double d) {
   }
 }
 
+/// Prefixes a failed Status with the node's description, keeping its error code.
+inline Status named(const KernelContext& ctx, const Status& s) {
+  return s.ok() ? s : Status(s.code(), ctx.error(s.message()).message());
+}
+
 /// The output shape of numpy-style broadcasting of all present inputs; error names every shape.
 inline Result<Dims> broadcast_all(KernelContext& ctx, size_t first = 0) {
   Dims out;

@@ -342,6 +342,25 @@ std::optional<Tensor> fold_node(const Node& p, int depth) {
     if (x->rank() != 1) return std::nullopt;
     return Tensor::from_vector<int64_t>(all, {static_cast<int64_t>(all.size())});
   }
+  if ((op == "Add" || op == "Sub" || op == "Mul") && x->dtype() == DataType::kI64) {
+    std::optional<Tensor> y = known_value_at(p.inputs.size() > 1 ? p.inputs[1] : nullptr, depth + 1);
+    if (!foldable(y) || y->dtype() != DataType::kI64 || y->rank() > 1) return std::nullopt;
+    const Tensor& big = x->rank() >= y->rank() && x->size() >= y->size() ? *x : *y;
+    if (x->size() != y->size() && x->size() != 1 && y->size() != 1) return std::nullopt;
+    std::vector<int64_t> out(static_cast<size_t>(big.size()));
+    for (int64_t i = 0; i < big.size(); ++i) {
+      int64_t a = xv[x->size() == 1 ? 0 : i], b = y->element_as_int64(y->size() == 1 ? 0 : i);
+      out[i] = op == "Add" ? a + b : op == "Sub" ? a - b : a * b;
+    }
+    return Tensor::from_vector<int64_t>(out, big.dims());
+  }
+  if (op == "ConstantOfShape" && x->rank() == 1) {
+    const Tensor* value = p.attr_tensor("value");
+    if (!value || value->size() != 1 || value->dtype() != DataType::kI64) return std::nullopt;
+    Result<int64_t> n = checked_element_count(xv);
+    if (!n.ok() || *n > kMaxFoldElements) return std::nullopt;
+    return Tensor::from_vector<int64_t>(std::vector<int64_t>(static_cast<size_t>(*n), value->data<int64_t>()[0]), xv);
+  }
   if (op == "Gather" && x->rank() == 1) {
     if (p.inputs.size() < 2) return std::nullopt;
     std::optional<Tensor> idx = known_value_at(p.inputs[1], depth + 1);
