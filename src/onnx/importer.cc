@@ -12,6 +12,7 @@
 #include "ir/shape_inference.h"
 #include "onnx/checker.h"
 #include "onnx/onnx_pb.h"
+#include "onnx/shape_inference/implementation.h"
 #include "onnx/tensor_proto.h"
 #include "onnx/version_converter/convert.h"
 
@@ -102,6 +103,13 @@ Status check_and_upgrade(onnx::ModelProto& model, const std::string& base_dir, c
   }
   if (opset > 0 && opset < options.min_opset) {
     try {
+      // The converter's adapters need input shapes (e.g. for old-style broadcasting); ONNX's own shape
+      // inference provides them for these old opsets. kiln's inference runs after the upgrade.
+      try {
+        onnx::shape_inference::InferShapes(model);
+      } catch (const std::exception& e) {
+        log_info(fmt::format("{}: ONNX shape inference before the upgrade failed: {}", label, e.what()));
+      }
       model = onnx::version_conversion::ConvertVersion(model, options.min_opset);
       log_info(fmt::format("{}: upgraded from opset {} to {}", label, opset, options.min_opset));
     } catch (const std::exception& e) {

@@ -119,7 +119,15 @@ Result<std::vector<Tensor>> GraphRunner::run(const std::map<std::string, Tensor,
     ref::KernelContext ctx(node, std::move(in_tensors), &outs);
     ref::KernelFn fn = ref::find_kernel(node.domain, node.op_type);
     if (!fn) return Status::unsupported(fmt::format("no reference kernel for {}", node.describe()));
-    KILN_RETURN_IF_ERROR(fn(ctx));
+    // Kernels report bad input as Status; an allocation failure (a huge but valid-looking shape) or a
+    // library exception must not take the process down either.
+    try {
+      KILN_RETURN_IF_ERROR(fn(ctx));
+    } catch (const std::bad_alloc&) {
+      return Status::invalid_argument(fmt::format("{}: out of memory allocating its outputs", node.describe()));
+    } catch (const std::exception& e) {
+      return Status::internal(fmt::format("{}: {}", node.describe(), e.what()));
+    }
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       const Value* v = node.outputs[i];
       if (!v) continue;

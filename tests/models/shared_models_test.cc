@@ -83,3 +83,100 @@ INSTANTIATE_TEST_SUITE_P(Shared, SharedModelTest, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace
+
+namespace {
+
+// ONNX's "light" model-zoo graphs: real topologies with constant (untrained) weights. Their reference
+// output_0 came from ONNX's reference evaluator on a dummy input; with constant weights the outputs do not
+// depend on the input values, so a zero input reproduces them. These check import and op coverage.
+class LightModelTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LightModelTest, MatchesReferenceOutput) {
+  fs::path dir = shared_models() / "onnx_light_untrained";
+  fs::path model = dir / (GetParam() + ".onnx");
+  if (!fs::exists(model)) GTEST_SKIP() << "shared model not found: " << model;
+  auto graph = import_onnx_file(model.string());
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  auto runner = GraphRunner::create(*graph);
+  ASSERT_TRUE(runner.ok()) << runner.status().message();
+  std::map<std::string, Tensor, std::less<>> inputs;
+  for (const Value* v : graph->inputs) {
+    if (v->is_constant()) continue;
+    ASSERT_TRUE(v->type.shape.is_static()) << v->type.to_string();
+    inputs[v->name] = Tensor(v->type.dtype, v->type.shape.static_dims());
+  }
+  auto outputs = runner->run(inputs);
+  ASSERT_TRUE(outputs.ok()) << outputs.status().message();
+  auto expected = read_tensor_pb((dir / (GetParam() + "_output_0.pb")).string());
+  ASSERT_TRUE(expected.ok()) << expected.status().message();
+  EXPECT_EQ(compare_tensors(*expected, (*outputs)[0], 1e-3, 1e-6), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Light, LightModelTest,
+                         ::testing::Values("light_bvlc_alexnet", "light_densenet121", "light_inception_v1",
+                                           "light_inception_v2", "light_resnet50", "light_shufflenet",
+                                           "light_squeezenet", "light_vgg19", "light_zfnet512"));
+
+}  // namespace
+
+namespace {
+
+std::map<std::string, Tensor, std::less<>> single_input(const Graph& g, const Tensor& t) {
+  for (const Value* v : g.inputs)
+    if (!v->is_constant()) return {{v->name, t}};
+  return {};
+}
+
+int64_t argmax(const Tensor& t) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < t.size(); ++i)
+    if (t.element_as_double(i) > t.element_as_double(best)) best = i;
+  return best;
+}
+
+// The original FP16 SqueezeNet (f16 weights and I/O) against the ORT FP32 reference of its up-cast twin:
+// same top-1, probabilities within FP16 accuracy.
+TEST(SharedModels, SqueezeNetFp16AgreesWithFp32Reference) {
+  fs::path dir = shared_models() / "squeezenet1.0";
+  if (!fs::exists(dir)) GTEST_SKIP() << "shared model not found: " << dir;
+  auto graph = import_onnx_file((dir / "SqueezeNet_fp16.onnx").string());
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  auto input = read_tensor_pb((dir / "test_data_set_0/input_0.pb").string());
+  auto expected = read_tensor_pb((dir / "test_data_set_0/output_0.pb").string());
+  ASSERT_TRUE(input.ok() && expected.ok());
+  Tensor input16(DataType::kF16, input->dims());
+  for (int64_t i = 0; i < input->size(); ++i) input16.data<Float16>()[i] = Float16(input->data<float>()[i]);
+  auto runner = GraphRunner::create(*graph);
+  ASSERT_TRUE(runner.ok()) << runner.status().message();
+  auto out = runner->run(single_input(*graph, input16));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const Tensor& probs = (*out)[0];
+  ASSERT_EQ(probs.size(), expected->size());
+  EXPECT_EQ(argmax(probs), argmax(*expected));
+  double max_diff = 0;
+  for (int64_t i = 0; i < probs.size(); ++i)
+    max_diff = std::max(max_diff, std::abs(probs.element_as_double(i) - expected->element_as_double(i)));
+  EXPECT_LT(max_diff, 5e-3) << "FP16 SqueezeNet differs from the FP32 reference by " << max_diff;
+}
+
+// UltraFace slim-320 has no stored reference: it must run on the RFB-320 reference photo and give
+// per-anchor class probabilities (softmax rows summing to 1) and boxes of the documented shapes.
+TEST(SharedModels, UltraFaceSlimRunsWithValidOutputs) {
+  fs::path dir = shared_models() / "ultraface";
+  if (!fs::exists(dir)) GTEST_SKIP() << "shared model not found: " << dir;
+  auto graph = import_onnx_file((dir / "version-slim-320.onnx").string());
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  auto input = read_tensor_pb((dir / "test_data_set_0/input_0.pb").string());
+  ASSERT_TRUE(input.ok());
+  auto runner = GraphRunner::create(*graph);
+  ASSERT_TRUE(runner.ok()) << runner.status().message();
+  auto out = runner->run(single_input(*graph, *input));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const Tensor& scores = (*out)[0];
+  EXPECT_EQ(scores.dims(), (Dims{1, 4420, 2}));
+  EXPECT_EQ((*out)[1].dims(), (Dims{1, 4420, 4}));
+  for (int64_t a = 0; a < 4420; ++a)
+    ASSERT_NEAR(scores.data<float>()[2 * a] + scores.data<float>()[2 * a + 1], 1.0, 1e-5) << "anchor " << a;
+}
+
+}  // namespace

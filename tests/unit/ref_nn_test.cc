@@ -211,6 +211,28 @@ TEST(RefNn, ConvTransposeIsTheAdjointOfConv) {
   EXPECT_NEAR(lhs, rhs, 1e-3 * std::abs(lhs) + 1e-4);
 }
 
+TEST(RefNn, ConvHalfMatchesFloat) {
+  const Dims xd = {1, 2, 5, 5}, wd = {3, 2, 3, 3};
+  auto x = ramp(element_count(xd)), w = ramp(element_count(wd), 0.7f);
+  auto to_half = [](const std::vector<float>& v, Dims d) {
+    Tensor t(DataType::kF16, std::move(d));
+    for (size_t i = 0; i < v.size(); ++i) t.data<Float16>()[i] = Float16(v[i]);
+    return t;
+  };
+  // Round the float inputs through half first so both runs see the same values.
+  std::vector<float> xh(x.size()), wh(w.size());
+  for (size_t i = 0; i < x.size(); ++i) xh[i] = static_cast<float>(Float16(x[i]));
+  for (size_t i = 0; i < w.size(); ++i) wh[i] = static_cast<float>(Float16(w[i]));
+  auto f = run_op("Conv", 11, {{ftensor(xh, xd)}, {ftensor(wh, wd)}}, {{"pads", ints({1, 1, 1, 1})}});
+  auto h = run_op("Conv", 11, {{to_half(x, xd)}, {to_half(w, wd)}}, {{"pads", ints({1, 1, 1, 1})}});
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  ASSERT_EQ((*h)[0].dtype(), DataType::kF16);
+  auto fv = values((*f)[0]);
+  for (size_t i = 0; i < fv.size(); ++i)
+    EXPECT_NEAR(static_cast<float>((*h)[0].data<Float16>()[i]), fv[i], 1e-3 * std::abs(fv[i]) + 1e-3) << i;
+}
+
 TEST(RefNn, ConvInfersSymbolicBatch) {
   Graph g;
   g.opset_imports[""] = 13;

@@ -301,5 +301,48 @@ TEST(RefTensor, CompressNonZeroAndReverseSequenceErrors) {
   EXPECT_FALSE(rs.status.ok());
 }
 
+// Shape -> Gather -> Unsqueeze -> Concat -> Reshape, as exporters write "x.view(x.size(0), -1)": with a static
+// input shape, inference must give the exact output shape.
+TEST(RefTensor, ShapeArithmeticFoldsIntoExactReshapeShape) {
+  Graph g;
+  g.opset_imports[""] = 13;
+  Value* x = g.add_value("x", {DataType::kF32, Shape::from_dims({2, 3, 4})});
+  g.inputs.push_back(x);
+  auto add = [&](const std::string& op, std::vector<Value*> ins, std::map<std::string, Attribute> attrs = {}) {
+    auto n = std::make_unique<Node>();
+    n->op_type = op;
+    n->name = op + std::to_string(g.nodes().size());
+    n->opset = 13;
+    n->def = find_op_def("", op);
+    n->inputs = std::move(ins);
+    n->attrs.insert(attrs.begin(), attrs.end());
+    Value* out = g.add_value(n->name + "_out");
+    n->outputs.push_back(out);
+    g.add_node(std::move(n));
+    return out;
+  };
+  Value* zero = g.add_value("zero");
+  zero->constant = Tensor::scalar<int64_t>(0);
+  zero->type = {DataType::kI64, Shape::from_dims({})};
+  Value* axes0 = g.add_value("axes0");
+  axes0->constant = ints({0});
+  axes0->type = {DataType::kI64, Shape::from_dims({1})};
+  Value* shape = add("Shape", {x});
+  Value* batch = add("Gather", {shape, zero});
+  Value* batch1 = add("Unsqueeze", {batch, axes0});
+  Value* minus1 = add("Constant", {}, {{"value_ints", Attribute::of_ints({-1})}});
+  Value* target = add("Concat", {batch1, minus1}, {{"axis", Attribute::of_int(0)}});
+  Value* y = add("Reshape", {x, target});
+  g.outputs.push_back(y);
+  ASSERT_TRUE(infer_shapes(g).ok());
+  EXPECT_EQ(y->type.shape, Shape::from_dims({2, 12}));
+  auto runner = GraphRunner::create(g);
+  ASSERT_TRUE(runner.ok()) << runner.status().message();
+  std::vector<float> xv(24, 0.5f);
+  auto out = runner->run({{"x", tensor(xv, {2, 3, 4})}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ((*out)[0].dims(), (Dims{2, 12}));
+}
+
 }  // namespace
 }  // namespace kiln

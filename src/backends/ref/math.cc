@@ -146,8 +146,9 @@ Status einsum(KernelContext& ctx) {
       bool ellipsis = l >= kEinsumLetterCount;
       if (ellipsis && d == 1) continue;  // broadcasts
       if (size[l] >= 0 && size[l] != d && !(ellipsis && size[l] == 1))
-        return ctx.error(fmt::format("equation '{}': a label has extent {} in one place and {} in another (input {} is {})",
-                                     ctx.node().attr_string("equation"), size[l], d, i, ctx.input(i).type_string()));
+        return ctx.error(fmt::format("equation '{}': {} has extent {} in one place and {} in another (input {} is {})",
+                                     ctx.node().attr_string("equation"), einsum_label_name(l), size[l], d, i,
+                                     ctx.input(i).type_string()));
       size[l] = d;
     }
   }

@@ -61,7 +61,7 @@ Status split(KernelContext& ctx) {
   Result<int64_t> axis = normalize_axis(n.attr_int("axis", 0), x.rank());
   if (!axis.ok()) return ctx.error(axis.status().message());
   std::optional<std::vector<int64_t>> split_list;
-  if (ctx.has_input(1)) {
+  if (ctx.has_input(1) && ctx.input(1).size() > 0) {  // an empty split means "not given"
     KILN_ASSIGN_OR_RETURN(split_list, read_ints(ctx, 1, "split"));
   } else if (n.has_attr("split")) {
     split_list = n.attr_ints("split");

@@ -259,6 +259,7 @@ Status constant(KernelContext& ctx) {
 }
 
 Status constant_of_shape(KernelContext& ctx) {
+  if (ctx.input(0).rank() != 1) return ctx.error("the shape input must be 1-D, got " + ctx.input(0).type_string());
   KILN_ASSIGN_OR_RETURN(std::vector<int64_t> dims, read_ints(ctx, 0, "shape"));
   Tensor value = Tensor::scalar<float>(0.0f);
   if (const Tensor* v = ctx.node().attr_tensor("value")) {

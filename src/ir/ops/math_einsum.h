@@ -26,6 +26,13 @@ struct EinsumSpec {
   int num_labels() const { return kEinsumLetterCount + ellipsis_rank; }
 };
 
+/// "label 'j'" or "ellipsis axis 0", for error messages.
+inline std::string einsum_label_name(int label) {
+  if (label < 26) return fmt::format("label '{}'", static_cast<char>('a' + label));
+  if (label < kEinsumLetterCount) return fmt::format("label '{}'", static_cast<char>('A' + label - 26));
+  return fmt::format("ellipsis axis {}", label - kEinsumLetterCount);
+}
+
 namespace einsum_detail {
 
 inline int letter_label(char c) {
@@ -128,13 +135,12 @@ inline Result<EinsumSpec> parse_einsum(std::string_view equation, const std::vec
     std::vector<bool> seen(kEinsumLetterCount, false);
     for (int l : labels) {
       if (l >= kEinsumLetterCount) continue;
-      char name = static_cast<char>(l < 26 ? 'a' + l : 'A' + (l - 26));
       if (count[l] == 0)
         return Status::invalid_argument(
-            fmt::format("einsum equation '{}': output label '{}' appears in no input", equation, name));
+            fmt::format("einsum equation '{}': output {} appears in no input", equation, einsum_label_name(l)));
       if (seen[l])
         return Status::invalid_argument(
-            fmt::format("einsum equation '{}': output label '{}' appears twice", equation, name));
+            fmt::format("einsum equation '{}': output {} appears twice", equation, einsum_label_name(l)));
       seen[l] = true;
     }
     spec.output_labels = std::move(labels);

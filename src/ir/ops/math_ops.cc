@@ -25,6 +25,10 @@ Status infer_gemm(InferContext& ctx) {
   const Shape& b = ctx.input_shape(1);
   if (a.has_rank() && a.rank() != 2) return ctx.error(fmt::format("A must be 2-D, got shape {}", a.to_string()));
   if (b.has_rank() && b.rank() != 2) return ctx.error(fmt::format("B must be 2-D, got shape {}", b.to_string()));
+  for (size_t i = 1; i < 3; ++i)
+    if (ctx.has_input(i) && ctx.input_dtype(i) != ctx.input_dtype(0))
+      return ctx.error(fmt::format("input {} is {}, but A is {}", i, dtype_name(ctx.input_dtype(i)),
+                                   dtype_name(ctx.input_dtype(0))));
   bool trans_a = ctx.node().attr_int("transA", 0) != 0;
   bool trans_b = ctx.node().attr_int("transB", 0) != 0;
   Dim m, n;
@@ -102,7 +106,7 @@ Status infer_einsum(InferContext& ctx) {
       }
       if (ellipsis && d.value == 1) continue;
       if (label_dim[l].known() && label_dim[l].value != d.value)
-        return ctx.error(fmt::format("einsum label {} has extent {} in one input and {} in another", l,
+        return ctx.error(fmt::format("einsum {} has extent {} in one input and {} in another", einsum_label_name(l),
                                      label_dim[l].value, d.value));
       label_dim[l] = d;
     }
@@ -134,7 +138,8 @@ Status infer_topk(InferContext& ctx) {
   const Shape& x = ctx.input_shape(0);
   std::optional<int64_t> k;
   if (ctx.opset() < 10) {
-    k = ctx.node().attr_int("k", -1);
+    if (!ctx.node().has_attr("k")) return ctx.error("attribute k is required before opset 10");
+    k = ctx.node().attr_int("k", 0);
   } else {
     if (!ctx.has_input(1)) return ctx.error("input K is required from opset 10");
     if (const Tensor* kt = ctx.input_value(1)) {

@@ -73,14 +73,15 @@ Status infer_split(InferContext& ctx) {
   const Shape& in = ctx.input_shape(0);
   int64_t n_out = static_cast<int64_t>(ctx.num_outputs());
   std::optional<std::vector<int64_t>> split;
-  if (ctx.has_input(1)) {
+  bool split_input = ctx.has_input(1) && !(static_length(ctx, 1) == 0);  // an empty split means "not given"
+  if (split_input) {
     split = const_ints(ctx, 1);
   } else if (n.has_attr("split")) {
     split = n.attr_ints("split");
   }
   std::optional<int64_t> num_outputs;
   if (n.has_attr("num_outputs")) num_outputs = n.attr_int("num_outputs");
-  if (num_outputs && (split || ctx.has_input(1))) return ctx.error("give either split or num_outputs, not both");
+  if (num_outputs && (split || split_input)) return ctx.error("give either split or num_outputs, not both");
   if (!in.has_rank()) {
     for (size_t i = 0; i < ctx.num_outputs(); ++i) ctx.set_output(i, ctx.input_dtype(0), Shape());
     return {};
@@ -89,7 +90,7 @@ Status infer_split(InferContext& ctx) {
   if (!axis.ok()) return node_error(ctx, axis.status());
   int64_t dim = in[*axis].known() ? in[*axis].value : -1;
   std::vector<int64_t> sizes(static_cast<size_t>(n_out), -1);
-  if (split || !ctx.has_input(1)) {
+  if (split || !split_input) {
     Result<std::vector<int64_t>> s = rules::split_sizes(dim, split, num_outputs, n_out);
     if (!s.ok()) return node_error(ctx, s.status());
     sizes = *s;
@@ -155,7 +156,9 @@ Status infer_slice(InferContext& ctx) {
   for (size_t i = 0; i < spec.axes.size(); ++i) {
     int64_t a = spec.axes[i];
     if (!in[a].known()) {
-      out.dims()[a] = Dim();
+      // [0, huge) with step 1 keeps the whole axis whatever its extent.
+      bool whole = spec.starts[i] == 0 && spec.steps[i] == 1 && spec.ends[i] >= std::numeric_limits<int32_t>::max();
+      out.dims()[a] = whole ? in[a] : Dim();
       continue;
     }
     out.dims()[a] = rules::slice_range(in[a].value, spec.starts[i], spec.ends[i], spec.steps[i]).count;
@@ -313,7 +316,12 @@ Status infer_expand(InferContext& ctx) {
     ctx.set_output(0, ctx.input_dtype(0), Shape());
     return {};
   }
-  ctx.set_output(0, ctx.input_dtype(0), unknown_dims(std::max<int64_t>(*len, static_cast<int64_t>(in.rank()))));
+  // An input extent other than 1 survives whatever the shape values are (they must be 1 or equal to it).
+  int64_t rank = std::max<int64_t>(*len, static_cast<int64_t>(in.rank()));
+  Shape out = unknown_dims(rank);
+  for (size_t i = 0; i < in.rank(); ++i)
+    if (in[i].known() && in[i].value != 1) out.dims()[rank - in.rank() + i] = in[i];
+  ctx.set_output(0, ctx.input_dtype(0), out);
   return {};
 }
 
