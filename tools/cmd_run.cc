@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/npy.h"
+#include "kiln/kiln.h"
 #include "onnx/importer.h"
 #include "onnx/tensor_proto.h"
 #include "runtime/graph_runner.h"
@@ -32,7 +33,72 @@ std::string file_name_for(const std::string& value_name) {
   return out.empty() ? "output" : out;
 }
 
+bool is_engine_file(const std::string& path) { return std::filesystem::path(path).extension() == ".kiln"; }
+
+// Splits "NAME=FILE" when NAME is one of `names`; otherwise the whole spec is a file for the next input.
+std::pair<std::string, std::string> split_input_spec(const std::string& spec, const std::vector<std::string>& names) {
+  size_t eq = spec.find('=');
+  if (eq != std::string::npos)
+    for (const auto& n : names)
+      if (n == spec.substr(0, eq)) return {n, spec.substr(eq + 1)};
+  return {"", spec};
+}
+
+Status write_output(const RunArgs& args, const std::string& name, const Tensor& t,
+                    const std::set<std::string>& input_paths) {
+  std::error_code ec;
+  std::filesystem::create_directories(args.output_dir, ec);
+  if (ec) return Status::io_error(fmt::format("cannot create output folder {}: {}", args.output_dir, ec.message()));
+  std::string path = (std::filesystem::path(args.output_dir) / (file_name_for(name) + ".npy")).string();
+  if (input_paths.count(std::filesystem::weakly_canonical(path).string()))
+    return Status::invalid_argument(fmt::format("refusing to overwrite input file {} with output '{}'", path, name));
+  KILN_RETURN_IF_ERROR(write_npy(path, t));
+  std::string stats;
+  if (t.dtype() != DataType::kString && t.size() > 0) {
+    double lo = t.element_as_double(0), hi = lo, sum = 0;
+    for (int64_t k = 0; k < t.size(); ++k) {
+      double x = t.element_as_double(k);
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+      sum += x;
+    }
+    stats = fmt::format("  min {:.6g}  max {:.6g}  mean {:.6g}", lo, hi, sum / static_cast<double>(t.size()));
+  }
+  std::cout << fmt::format("{}: {} -> {}{}\n", name, t.type_string(), path, stats);
+  return {};
+}
+
+Status run_engine(const RunArgs& args) {
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<const Engine> engine, Engine::load(args.model));
+  std::vector<std::string> names;
+  for (const auto& in : engine->inputs()) names.push_back(in.name);
+  KILN_ASSIGN_OR_RETURN(auto context, engine->create_context());
+  std::map<std::string, Tensor> held;  // keeps input data alive through run()
+  std::set<std::string> input_paths;
+  size_t positional = 0;
+  for (const std::string& spec : args.inputs) {
+    auto [name, path] = split_input_spec(spec, names);
+    if (name.empty()) {
+      if (positional >= names.size())
+        return Status::invalid_argument(fmt::format("too many inputs: the engine has {} ({})", names.size(), spec));
+      name = names[positional++];
+    }
+    KILN_ASSIGN_OR_RETURN(Tensor t, read_tensor_file(path));
+    held[name] = t;
+    input_paths.insert(std::filesystem::weakly_canonical(path).string());
+    KILN_RETURN_IF_ERROR(context->set_input(name, TensorView{t.dtype(), t.dims(), t.raw()}));
+  }
+  KILN_RETURN_IF_ERROR(context->run());
+  for (const auto& out : engine->outputs()) {
+    KILN_ASSIGN_OR_RETURN(TensorView view, context->output(out.name));
+    Tensor copy = Tensor::wrap(view.dtype, view.dims, const_cast<void*>(view.data), nullptr);
+    KILN_RETURN_IF_ERROR(write_output(args, out.name, copy, input_paths));
+  }
+  return {};
+}
+
 Status run_model(const RunArgs& args) {
+  if (is_engine_file(args.model)) return run_engine(args);
   KILN_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(args.model));
   std::vector<const Value*> runtime_inputs;
   for (const Value* v : graph.inputs)
@@ -40,24 +106,18 @@ Status run_model(const RunArgs& args) {
 
   std::map<std::string, Tensor, std::less<>> feeds;
   std::set<std::string> input_paths;
+  std::vector<std::string> names;
+  for (const Value* v : runtime_inputs) names.push_back(v->name);
   size_t positional = 0;
   for (const std::string& spec : args.inputs) {
-    std::string name, path;
-    size_t eq = spec.find('=');
-    if (eq != std::string::npos && graph.find_value(spec.substr(0, eq))) {
-      name = spec.substr(0, eq);
-      path = spec.substr(eq + 1);
-    } else {
-      if (positional >= runtime_inputs.size())
-        return Status::invalid_argument(fmt::format("too many inputs: the model has {} ({})", runtime_inputs.size(),
-                                                    spec));
-      name = runtime_inputs[positional++]->name;
-      path = spec;
+    auto [name, path] = split_input_spec(spec, names);
+    if (name.empty()) {
+      if (positional >= names.size())
+        return Status::invalid_argument(fmt::format("too many inputs: the model has {} ({})", names.size(), spec));
+      name = names[positional++];
     }
     if (feeds.count(name)) return Status::invalid_argument(fmt::format("input '{}' is given twice", name));
-    auto t = read_tensor_file(path);
-    if (!t.ok()) return t.status();
-    feeds[name] = *t;
+    KILN_ASSIGN_OR_RETURN(feeds[name], read_tensor_file(path));
     input_paths.insert(std::filesystem::weakly_canonical(path).string());
   }
   for (const Value* v : runtime_inputs)
@@ -67,30 +127,8 @@ Status run_model(const RunArgs& args) {
 
   KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(graph));
   KILN_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, runner.run(feeds));
-
-  std::error_code ec;
-  std::filesystem::create_directories(args.output_dir, ec);
-  if (ec) return Status::io_error(fmt::format("cannot create output folder {}: {}", args.output_dir, ec.message()));
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    const std::string& name = graph.outputs[i]->name;
-    std::string path = (std::filesystem::path(args.output_dir) / (file_name_for(name) + ".npy")).string();
-    if (input_paths.count(std::filesystem::weakly_canonical(path).string()))
-      return Status::invalid_argument(fmt::format("refusing to overwrite input file {} with output '{}'", path, name));
-    KILN_RETURN_IF_ERROR(write_npy(path, outputs[i]));
-    const Tensor& t = outputs[i];
-    std::string stats;
-    if (t.dtype() != DataType::kString && t.size() > 0) {
-      double lo = t.element_as_double(0), hi = lo, sum = 0;
-      for (int64_t k = 0; k < t.size(); ++k) {
-        double x = t.element_as_double(k);
-        lo = std::min(lo, x);
-        hi = std::max(hi, x);
-        sum += x;
-      }
-      stats = fmt::format("  min {:.6g}  max {:.6g}  mean {:.6g}", lo, hi, sum / static_cast<double>(t.size()));
-    }
-    std::cout << fmt::format("{}: {} -> {}{}\n", name, t.type_string(), path, stats);
-  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    KILN_RETURN_IF_ERROR(write_output(args, graph.outputs[i]->name, outputs[i], input_paths));
   return {};
 }
 
@@ -98,8 +136,8 @@ Status run_model(const RunArgs& args) {
 
 void add_run_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<RunArgs>();
-  CLI::App* cmd = app.add_subcommand("run", "Run a model on the reference backend and save its outputs as .npy");
-  cmd->add_option("model", args->model, "ONNX model (.onnx)")->required();
+  CLI::App* cmd = app.add_subcommand("run", "Run a model (.onnx, reference backend) or an engine (.kiln) and save its outputs as .npy");
+  cmd->add_option("model", args->model, "ONNX model (.onnx) or engine (.kiln)")->required();
   cmd->add_option("-i,--input", args->inputs,
                   "Input as NAME=FILE or FILE (.npy or ONNX TensorProto .pb); unnamed ones go in graph order");
   cmd->add_option("-o,--output-dir", args->output_dir, "Folder for OUTPUT_NAME.npy files")->capture_default_str();

@@ -8,5 +8,6 @@ namespace kiln::tools {
 
 void add_run_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
+void add_build_command(CLI::App& app, int& exit_code);
 
 }  // namespace kiln::tools

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Print errors only");
   int exit_code = 0;
   kiln::tools::add_run_command(app, exit_code);
+  kiln::tools::add_build_command(app, exit_code);
   kiln::tools::add_inspect_command(app, exit_code);
   app.parse_complete_callback([&] {
     if (verbose) kiln::set_log_level(kiln::LogLevel::kInfo);

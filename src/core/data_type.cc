@@ -1,4 +1,4 @@
-#include "core/data_type.h"
+#include "kiln/data_type.h"
 
 #include <algorithm>
 #include <cctype>

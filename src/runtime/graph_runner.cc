@@ -116,7 +116,12 @@ Result<std::vector<Tensor>> GraphRunner::run(const std::map<std::string, Tensor,
       in_tensors.push_back(&it->second);
     }
     std::vector<Tensor> outs(node.outputs.size());
-    ref::KernelContext ctx(node, std::move(in_tensors), &outs);
+    ref::OutputAllocator allocator;
+    if (options.allocate)
+      allocator = [&](size_t i, DataType dtype, const Dims& dims) {
+        return node.outputs[i] ? options.allocate(*node.outputs[i], dtype, dims) : Tensor(dtype, dims);
+      };
+    ref::KernelContext ctx(node, std::move(in_tensors), &outs, &allocator);
     ref::KernelFn fn = ref::find_kernel(node.domain, node.op_type);
     if (!fn) return Status::unsupported(fmt::format("no reference kernel for {}", node.describe()));
     // Kernels report bad input as Status; an allocation failure (a huge but valid-looking shape) or a
@@ -134,6 +139,7 @@ Result<std::vector<Tensor>> GraphRunner::run(const std::map<std::string, Tensor,
       if (!outs[i].defined())
         return Status::internal(fmt::format("{}: kernel did not produce output {}", node.describe(), i));
       if (options.check_inferred_types) KILN_RETURN_IF_ERROR(check_output_type(node, i, *v, outs[i]));
+      if (options.place) outs[i] = options.place(*v, std::move(outs[i]));
       if (options.observer) options.observer(*v, outs[i]);
       env[v] = std::move(outs[i]);
     }

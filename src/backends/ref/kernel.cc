@@ -11,7 +11,7 @@ namespace kiln::ref {
 #undef KILN_REF_FAMILY
 
 Tensor& KernelContext::allocate_output(size_t i, DataType dtype, Dims dims) {
-  (*outputs_)[i] = Tensor(dtype, std::move(dims));
+  (*outputs_)[i] = allocator_ && *allocator_ ? (*allocator_)(i, dtype, dims) : Tensor(dtype, std::move(dims));
   return (*outputs_)[i];
 }
 

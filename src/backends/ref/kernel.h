@@ -5,6 +5,7 @@
 // live in src/backends/ref/<family>.cc and are listed in ref_kernel_families.inc.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,10 +17,14 @@
 
 namespace kiln::ref {
 
+/// Supplies output memory (e.g. a slot of an engine's planned arena); returns a zero-filled tensor.
+using OutputAllocator = std::function<Tensor(size_t output_index, DataType dtype, const Dims& dims)>;
+
 class KernelContext {
  public:
-  KernelContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>* outputs)
-      : node_(node), inputs_(std::move(inputs)), outputs_(outputs) {}
+  KernelContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>* outputs,
+                const OutputAllocator* allocator = nullptr)
+      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), allocator_(allocator) {}
 
   const Node& node() const { return node_; }
   int opset() const { return node_.opset; }
@@ -41,6 +46,7 @@ class KernelContext {
   const Node& node_;
   std::vector<const Tensor*> inputs_;
   std::vector<Tensor>* outputs_;
+  const OutputAllocator* allocator_;
 };
 
 using KernelFn = Status (*)(KernelContext&);

@@ -1,0 +1,186 @@
+// kiln/kiln.h — build inference engines from ONNX models and run them.
+//
+// Build once (links the builder: libkiln_builder, which pulls in protobuf/libonnx):
+//
+//   kiln::BuildOptions options;
+//   options.precision = kiln::Precision::kFP16;
+//   options.batch = kiln::DimRange{1, 16, 32};          // dynamic-batch optimization profile
+//   kiln::Result<kiln::BuildReport> report = kiln::build_engine("model.onnx", "model_fp16.kiln", options);
+//   if (!report.ok()) { std::cerr << report.status().message() << "\n"; return 1; }
+//
+// Deploy (links only the runtime: libkiln_runtime; no protobuf, no ONNX, no optimizer):
+//
+//   auto engine = kiln::Engine::load("model_fp16.kiln");           // weights are memory-mapped
+//   if (!engine.ok()) { ... }
+//   auto context = (*engine)->create_context();                   // one per thread
+//   std::vector<float> image(1 * 3 * 224 * 224);
+//   kiln::Status s = (*context)->set_input("input", kiln::TensorView::of(image.data(), {1, 3, 224, 224}));
+//   s = (*context)->run();
+//   kiln::Result<kiln::TensorView> logits = (*context)->output("logits");   // valid until the next run
+//
+// One Engine may serve many ExecutionContexts concurrently from different threads; a context is used by
+// one thread at a time. Every call reports failure as a Status; nothing here throws or aborts.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kiln/data_type.h"
+#include "kiln/status.h"
+
+namespace kiln {
+
+/// The precision an engine computes in. FP16 stores weights and activations in half precision (graph
+/// inputs and outputs stay FP32 unless BuildOptions::fp16_io); INT8 needs calibration (see the INT8 docs).
+enum class Precision { kFP32, kFP16, kINT8 };
+
+/// "fp32", "fp16", "int8".
+std::string_view precision_name(Precision p);
+/// Parses "fp32"/"fp16"/"int8" (case-insensitive).
+std::optional<Precision> parse_precision(std::string_view name);
+
+/// A min/opt/max range for one dimension. The engine accepts any value in [min, max]; opt is the size
+/// tactics are chosen for.
+struct DimRange {
+  int64_t min = 1;
+  int64_t opt = 1;
+  int64_t max = 1;
+};
+
+/// The optimization profile of one input: a shape per bound, same rank (trtexec's --min/opt/maxShapes).
+struct InputProfile {
+  std::vector<int64_t> min;
+  std::vector<int64_t> opt;
+  std::vector<int64_t> max;
+};
+
+struct BuildOptions {
+  Precision precision = Precision::kFP32;
+  /// Range of the batch (first) dimension of every input whose first dimension is dynamic. When unset and
+  /// the model's batch is dynamic, 1:16:32 is used.
+  std::optional<DimRange> batch;
+  /// Make a fixed first dimension dynamic (with `batch`, or 1:16:32).
+  bool dynamic_batch = false;
+  /// Per-input profiles for any dynamic dimension; overrides `batch` for the inputs it names.
+  std::map<std::string, InputProfile> input_profiles;
+  /// The most scratch memory kernels may use (TensorRT's workspace); kernels that need more are not chosen.
+  uint64_t workspace_bytes = uint64_t{1} << 30;
+  /// FP16 engines only: take and return FP16 tensors instead of FP32.
+  bool fp16_io = false;
+  /// Backend to build for: "cpu" (the only one in this version).
+  std::string backend = "cpu";
+};
+
+/// What a build did and produced.
+struct BuildReport {
+  std::string engine_path;
+  Precision precision = Precision::kFP32;
+  uint64_t engine_bytes = 0;
+  uint64_t weight_bytes = 0;
+  double build_seconds = 0;
+  /// Human-readable notes: passes applied, FP16 weights that overflowed / became subnormal or zero, ...
+  std::vector<std::string> log;
+};
+
+/// Builds an engine from an ONNX model and writes it atomically to `engine_path`. The model is never
+/// modified. Errors name the file, node or input concerned.
+Result<BuildReport> build_engine(const std::string& model_path, const std::string& engine_path,
+                                 const BuildOptions& options);
+
+/// A non-owning view of a dense, row-major tensor in host memory.
+struct TensorView {
+  DataType dtype = DataType::kUndefined;
+  std::vector<int64_t> dims;
+  const void* data = nullptr;
+
+  template <typename T>
+  static TensorView of(const T* data, std::vector<int64_t> dims);
+  /// Number of elements.
+  int64_t size() const;
+  template <typename T>
+  const T* as() const {
+    return static_cast<const T*>(data);
+  }
+};
+
+/// Describes one engine input or output.
+struct TensorInfo {
+  std::string name;
+  DataType dtype = DataType::kUndefined;
+  /// Per dimension: the allowed range (min == max for a fixed dimension).
+  std::vector<DimRange> dims;
+  /// Per dimension: the symbol from the model ("batch", "N"), empty when fixed or unnamed.
+  std::vector<std::string> dim_names;
+};
+
+class ExecutionContext;
+
+/// A loaded engine: immutable, shareable between threads. Contexts keep their engine alive.
+class Engine : public std::enable_shared_from_this<Engine> {
+ public:
+  /// Loads and validates an engine file (memory-mapped). Refuses a wrong magic, a newer format, a
+  /// truncated or corrupted file, or a backend this runtime cannot run, each with its own message.
+  static Result<std::shared_ptr<const Engine>> load(const std::string& path);
+
+  const std::vector<TensorInfo>& inputs() const;
+  const std::vector<TensorInfo>& outputs() const;
+  Precision precision() const;
+  /// The backend the engine was built for ("cpu").
+  const std::string& backend() const;
+  /// Bytes of the arena each context allocates (planned for the profile's largest shapes).
+  uint64_t arena_bytes() const;
+
+  /// A new context with its own activation memory.
+  Result<std::unique_ptr<ExecutionContext>> create_context() const;
+
+  ~Engine();
+
+ private:
+  friend class ExecutionContext;
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Per-thread execution state: input bindings, the activation arena, outputs of the last run.
+class ExecutionContext {
+ public:
+  /// Binds an input; its shape must lie within the engine's profile (the error names the input, the
+  /// dimension and the allowed range). The data is read during run() and must stay valid until then.
+  Status set_input(const std::string& name, const TensorView& view);
+  /// Runs the engine on the bound inputs.
+  Status run();
+  /// An output of the last run(); valid until the next run() or the context's destruction.
+  Result<TensorView> output(const std::string& name) const;
+
+  ~ExecutionContext();
+
+ private:
+  friend class Engine;
+  struct Impl;
+  explicit ExecutionContext(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The DataType of a C++ element type (float → kF32, ...), for TensorView::of.
+template <typename T>
+constexpr DataType data_type_of();
+template <> constexpr DataType data_type_of<float>() { return DataType::kF32; }
+template <> constexpr DataType data_type_of<double>() { return DataType::kF64; }
+template <> constexpr DataType data_type_of<int8_t>() { return DataType::kI8; }
+template <> constexpr DataType data_type_of<uint8_t>() { return DataType::kU8; }
+template <> constexpr DataType data_type_of<int32_t>() { return DataType::kI32; }
+template <> constexpr DataType data_type_of<int64_t>() { return DataType::kI64; }
+template <> constexpr DataType data_type_of<uint16_t>() { return DataType::kF16; }  // raw FP16 bits
+
+template <typename T>
+TensorView TensorView::of(const T* data, std::vector<int64_t> dims) {
+  return TensorView{data_type_of<T>(), std::move(dims), data};
+}
+
+}  // namespace kiln

@@ -1,0 +1,136 @@
+// kiln::build_engine: ONNX model → optimized, typed graph at the chosen precision → memory plan →
+// kernel choice → .kiln file (written atomically; the model is never modified).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <unordered_map>
+
+#include "backends/ref/kernel.h"
+#include "builder/profile.h"
+#include "core/file_util.h"
+#include "engine/engine_file.h"
+#include "kiln/kiln.h"
+#include "onnx/importer.h"
+#include "passes/pass_manager.h"
+#include "passes/precision/convert_to_fp16.h"
+#include "runtime/memory_plan.h"
+
+namespace kiln {
+
+namespace {
+
+nlohmann::json profile_json(const ResolvedProfile& profile) {
+  nlohmann::json p = nlohmann::json::object();
+  for (const auto& [name, ip] : profile.inputs) p[name] = {{"min", ip.min}, {"opt", ip.opt}, {"max", ip.max}};
+  return nlohmann::json::array({p});
+}
+
+nlohmann::json io_json(const std::vector<Value*>& values) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Value* v : values) {
+    if (v->is_constant() && !v->producer) continue;
+    nlohmann::json shape = nlohmann::json::array();
+    if (v->type.shape.has_rank())
+      for (const Dim& d : v->type.shape.dims()) shape.push_back(d.known() ? nlohmann::json(d.value) : nlohmann::json(d.symbol));
+    list.push_back({{"name", v->name}, {"dtype", std::string(dtype_name(v->type.dtype))}, {"shape", shape}});
+  }
+  return list;
+}
+
+void log_fp16(const Fp16Report& r, std::vector<std::string>& log) {
+  log.push_back(fmt::format("fp16: {} nodes in f16, {} kept in f32, {} casts, {} weights converted", r.nodes_fp16,
+                            r.nodes_fp32, r.casts_inserted, r.weights_converted));
+  auto list = [&](const char* what, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    log.push_back(fmt::format("fp16: {} weight tensor(s) {}: {}", names.size(), what, fmt::join(names, ", ")));
+  };
+  list("overflow FP16 (values beyond ±65504 become ±inf)", r.overflowed);
+  list("have FP16-subnormal values (|x| < 6.1e-5, reduced precision)", r.subnormal);
+  list("have nonzero values that become zero in FP16", r.flushed_to_zero);
+}
+
+}  // namespace
+
+Result<BuildReport> build_engine(const std::string& model_path, const std::string& engine_path,
+                                 const BuildOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  BuildReport report;
+  report.engine_path = engine_path;
+  report.precision = options.precision;
+  if (options.backend != "cpu")
+    return Status::unsupported(fmt::format("backend '{}' is not available in this build (available: cpu)", options.backend));
+  if (options.precision == Precision::kINT8)
+    return Status::unsupported("INT8 engines need calibration, which this version of kiln does not have yet");
+  std::error_code ec;
+  if (std::filesystem::exists(engine_path, ec) &&
+      std::filesystem::equivalent(engine_path, model_path, ec))
+    return Status::invalid_argument(fmt::format("refusing to overwrite the input model {} with an engine", model_path));
+
+  KILN_ASSIGN_OR_RETURN(std::string bytes, read_file(model_path, "ONNX model"));
+  std::string base_dir = std::filesystem::path(model_path).parent_path().string();
+  KILN_ASSIGN_OR_RETURN(Graph graph, import_onnx_bytes(bytes, base_dir.empty() ? "." : base_dir, model_path));
+
+  KILN_ASSIGN_OR_RETURN(ResolvedProfile profile, resolve_profile(graph, options));
+  std::map<std::string, std::vector<Dim>> symbolic;
+  for (const Value* in : graph.inputs)
+    if (!in->is_constant()) symbolic[in->name] = in->type.shape.dims();
+
+  PassReport passes;
+  KILN_RETURN_IF_ERROR(run_optimization_passes(graph, PassOptions{}, &passes).with_context(model_path));
+  for (const PassRecord& r : passes.records)
+    if (r.nodes_before != r.nodes_after || !r.counts.empty())
+      report.log.push_back(fmt::format("{}: {} nodes -> {}", r.pass, r.nodes_before, r.nodes_after));
+
+  if (options.precision == Precision::kFP16) {
+    Fp16Report fp16;
+    KILN_RETURN_IF_ERROR(convert_to_fp16(graph, options.fp16_io, &fp16).with_context(model_path));
+    log_fp16(fp16, report.log);
+  }
+  for (Value* in : graph.inputs)  // fp16_io changes input dtypes, not shapes
+    if (symbolic.count(in->name)) symbolic[in->name] = in->type.shape.dims();
+
+  // The profile must be valid for the whole graph at its extremes; size the arena at the max.
+  KILN_RETURN_IF_ERROR(specialize_inputs(graph, profile, 0));
+  KILN_RETURN_IF_ERROR(specialize_inputs(graph, profile, 2));
+  std::unordered_map<const Value*, uint64_t> max_bytes;
+  for (const auto& v : graph.values())
+    if (!v->is_constant() && v->type.shape.is_static() && v->type.dtype != DataType::kString)
+      max_bytes[v.get()] = static_cast<uint64_t>(element_count(v->type.shape.static_dims())) * dtype_size(v->type.dtype);
+  KILN_RETURN_IF_ERROR(restore_symbolic_inputs(graph, symbolic));
+  MemoryPlan plan = plan_memory(graph, max_bytes);
+
+  // Kernel choice: the reference kernels need no workspace, so every node fits any --workspace.
+  nlohmann::json kernels = nlohmann::json::object();
+  for (const auto& n : graph.nodes()) {
+    if (!ref::find_kernel(n->domain, n->op_type))
+      return Status::unsupported(fmt::format("{}: no kernel for {}", model_path, n->describe()));
+    kernels[n->name] = "ref";
+  }
+  report.log.push_back(fmt::format("kernels: {} nodes on the reference CPU kernels; workspace used 0 of {} bytes",
+                                   graph.nodes().size(), options.workspace_bytes));
+
+  nlohmann::json values = nlohmann::json::object();
+  for (const auto& [name, slot] : plan.slots) values[name] = {{"offset", slot.offset}, {"size", slot.bytes}};
+  uint64_t weight_bytes = 0;
+  for (const auto& v : graph.values())
+    if (v->is_constant()) weight_bytes += v->constant->byte_size();
+  report.weight_bytes = weight_bytes;
+
+  nlohmann::json meta = {
+      {"source_model", {{"path", std::filesystem::path(model_path).filename().string()}, {"xxh3_128", source_model_hash(bytes)}}},
+      {"backend", {{"name", "cpu"}}},
+      {"precision", std::string(precision_name(options.precision))},
+      {"profiles", profile_json(profile)},
+      {"io", {{"inputs", io_json(graph.inputs)}, {"outputs", io_json(graph.outputs)}}},
+      {"kernels", kernels},
+      {"memory_plan", {{"arena_bytes", plan.arena_bytes}, {"values", values}}},
+      {"build", {{"workspace_bytes", options.workspace_bytes}, {"fp16_io", options.fp16_io}}},
+  };
+  KILN_RETURN_IF_ERROR(write_engine(engine_path, graph, meta));
+  report.engine_bytes = std::filesystem::file_size(engine_path, ec);
+  report.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace kiln
