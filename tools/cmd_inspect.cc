@@ -2,6 +2,7 @@
 // JSON summary (I/O, op counts, parameter bytes by dtype, nodes).
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -62,11 +63,19 @@ nlohmann::json graph_json(const Graph& g, const std::string& path) {
 
 void add_inspect_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<InspectArgs>();
-  CLI::App* cmd = app.add_subcommand("inspect", "Print a model's typed graph (text form) or a JSON summary");
-  cmd->add_option("model", args->model, "ONNX model (.onnx)")->required();
+  CLI::App* cmd = app.add_subcommand("inspect", "Print a model's typed graph or an engine's header, profiles, I/O, nodes and memory (--json: JSON)");
+  cmd->add_option("model", args->model, "ONNX model (.onnx) or engine (.kiln)")->required();
   cmd->add_flag("--json", args->json, "Print a JSON summary instead of the text form");
   cmd->add_flag("--full", args->full, "Print every constant value (the text form then parses back exactly)");
   cmd->callback([args, &exit_code] {
+    if (std::filesystem::path(args->model).extension() == ".kiln") {
+      Status s = inspect_engine(args->model, args->json, args->full);
+      if (!s.ok()) {
+        std::cerr << "kiln inspect: " << s.message() << "\n";
+        exit_code = 1;
+      }
+      return;
+    }
     auto graph = import_onnx_file(args->model);
     if (!graph.ok()) {
       std::cerr << "kiln inspect: " << graph.status().message() << "\n";
