@@ -20,15 +20,9 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# For now the main job runs the reference runtime on a shared real model (MobileNetV2, a tulip photo)
-# and prints its outputs; a later issue turns it into build + compare of FP32/FP16/INT8 engines.
+# The main job on the default model: build FP32/FP16 engines, run them, compare (scripts/demo.sh).
 demo: build
-	@model=$(SHARED)/models/st_mobilenet_v2_0.35_128_flowers_fp32; \
-	if [ ! -d $$model ]; then echo "demo: shared models not found at $(SHARED)/models"; exit 1; fi; \
-	mkdir -p out/demo && \
-	$(BUILD_DIR)/tools/kiln run $$model/mobilenet_v2_0.35_128_tfs_channel_first.onnx \
-	    --input $$model/test_data_set_0/input_0.pb --output-dir out/demo && \
-	echo "labels: $$(tr '\n' ' ' < $$model/labels_tf_flowers.txt)"
+	KILN=$(BUILD_DIR)/tools/kiln SHARED=$(SHARED) scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD_DIR) out

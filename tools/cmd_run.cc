@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -23,7 +25,37 @@ struct RunArgs {
   std::string model;
   std::vector<std::string> inputs;
   std::string output_dir = ".";
+  int top = 0;
+  std::string labels;
 };
+
+// Prints the K largest entries of each row of a [N, classes, ...] output ("top-5: 3 tulips 0.98, ...").
+Status print_top(const RunArgs& args, const std::string& name, const Tensor& t) {
+  if (args.top <= 0 || t.rank() < 1 || t.dtype() == DataType::kString || t.size() == 0) return {};
+  std::vector<std::string> labels;
+  if (!args.labels.empty()) {
+    std::ifstream in(args.labels);
+    if (!in) return Status::not_found(fmt::format("labels file not found: {}", args.labels));
+    for (std::string line; std::getline(in, line);) labels.push_back(line);
+  }
+  int64_t rows = t.rank() >= 2 ? t.dim(0) : 1;
+  int64_t per_row = t.size() / rows;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<int64_t> idx(per_row);
+    for (int64_t i = 0; i < per_row; ++i) idx[i] = i;
+    int64_t k = std::min<int64_t>(args.top, per_row);
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
+      return t.element_as_double(r * per_row + a) > t.element_as_double(r * per_row + b);
+    });
+    std::vector<std::string> parts;
+    for (int64_t i = 0; i < k; ++i) {
+      std::string label = idx[i] < static_cast<int64_t>(labels.size()) ? " " + labels[idx[i]] : "";
+      parts.push_back(fmt::format("{}{} {:.4f}", idx[i], label, t.element_as_double(r * per_row + idx[i])));
+    }
+    std::cout << fmt::format("{}[{}] top-{}: {}\n", name, r, k, fmt::join(parts, ", "));
+  }
+  return {};
+}
 
 // Output names may hold '/' or ':' (e.g. "/model/fc/Gemm_output_0"); keep file names flat.
 std::string file_name_for(const std::string& value_name) {
@@ -65,7 +97,7 @@ Status write_output(const RunArgs& args, const std::string& name, const Tensor& 
     stats = fmt::format("  min {:.6g}  max {:.6g}  mean {:.6g}", lo, hi, sum / static_cast<double>(t.size()));
   }
   std::cout << fmt::format("{}: {} -> {}{}\n", name, t.type_string(), path, stats);
-  return {};
+  return print_top(args, name, t);
 }
 
 Status run_engine(const RunArgs& args) {
@@ -141,6 +173,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-i,--input", args->inputs,
                   "Input as NAME=FILE or FILE (.npy or ONNX TensorProto .pb); unnamed ones go in graph order");
   cmd->add_option("-o,--output-dir", args->output_dir, "Folder for OUTPUT_NAME.npy files")->capture_default_str();
+  cmd->add_option("--top", args->top, "Print the K largest entries of each output row");
+  cmd->add_option("--labels", args->labels, "Class names, one per line, for --top");
   cmd->callback([args, &exit_code] {
     Status s = run_model(*args);
     if (!s.ok()) {
