@@ -234,7 +234,8 @@ Result<Tensor> preprocess_image(const Image8& image, const PreprocessSpec& spec,
   // Resize geometry: (rw, rh) the resized size, (left, top) the crop offset within it.
   int rw = W, rh = H, left = 0, top = 0;
   if (spec.resize == ResizeMode::kShorterSideThenCenterCrop) {
-    int shorter = spec.resize_to > 0 ? spec.resize_to : std::max(H, W);
+    int shorter = spec.resize_to > 0 ? spec.resize_to
+                                     : static_cast<int>(std::floor(std::max(H, W) / static_cast<double>(spec.crop_fraction)));
     if (src.width <= src.height) {
       rw = shorter;
       rh = static_cast<int>(static_cast<int64_t>(shorter) * src.height / src.width);

@@ -54,9 +54,12 @@ enum class Layout { kNCHW, kNHWC };
 /// parse_preprocess_json / parse_preprocess_string).
 struct PreprocessSpec {
   ResizeMode resize = ResizeMode::kDirect;
-  /// kShorterSideThenCenterCrop only: the shorter side after resizing. 0: just large enough to cover the
-  /// target (max(H, W)), so the crop loses only the excess of the longer side.
+  /// kShorterSideThenCenterCrop only: the shorter side after resizing. 0: floor(max(H, W) / crop_fraction),
+  /// i.e. 256 for a 224 crop and 146 for a 128 crop with the default 0.875 (the ImageNet convention).
   int resize_to = 0;
+  /// kShorterSideThenCenterCrop with resize_to == 0 only: the fraction of the shorter side the crop keeps
+  /// (in (0, 1]; 1: resize just enough to cover the target).
+  float crop_fraction = 0.875f;
   Interpolation interpolation = Interpolation::kBilinear;
   /// Round the resized image to 8 bits before normalising (what PIL/OpenCV pipelines on 8-bit images do).
   bool round_resized = true;
@@ -72,22 +75,26 @@ struct PreprocessSpec {
 };
 
 /// Named presets for the shared models (the string names are accepted by parse_preprocess_string too):
-///   "imagenet_bgr_mean"  SqueezeNet 1.0 (Caffe style): BGR 0..255 minus (104,117,123), direct resize.
+///   "imagenet_bgr_mean"  SqueezeNet 1.0 (Caffe style): BGR 0..255 minus (104,117,123); shorter side to
+///                        H/0.875 (256 for 224), centre crop — reproduces the stored SqueezeNet input exactly.
 ///   "mobilenet_flowers"  ST MobileNetV2 flowers as the model was trained (README): RGB/127.5 − 1.
 ///   "rgb_01"             RGB/255 in [0,1]; the stored flowers reference input (SOURCE.txt mode nchw_01) uses this.
 ///   "ultraface"          UltraFace: (RGB − 127)/128, direct resize to 320×240.
-///   "nhwc_u8"            raw RGB bytes, NHWC, u8 (the already-quantized MobileNetV1).
+///   "nhwc_u8"            raw RGB bytes, NHWC, u8 (the already-quantized MobileNetV1); shorter side to H/0.875
+///                        (146 for 128), centre crop — reproduces the stored MobileNetV1 input exactly.
 ///   "gray_255"           one grey channel 0..255 (MNIST-8).
 ///   "gray_01"            one grey channel /255 (super-resolution's Y input).
-///   "imagenet"           torchvision ImageNet: shorter side 256, centre crop, RGB/255, mean (0.485,0.456,0.406),
+///   "imagenet"           torchvision ImageNet: shorter side H/0.875 (256), centre crop, RGB/255, mean (0.485,0.456,0.406),
 ///                        std (0.229,0.224,0.225).
-/// Unless stated otherwise presets resize directly with kBilinearAntialias (PIL), NCHW, f32.
+/// Unless stated otherwise presets resize directly to H×W; all use kBilinearAntialias (PIL's bilinear, which
+/// is what made the shared models' stored inputs), NCHW, f32.
 Result<PreprocessSpec> preprocess_preset(const std::string& name);
 /// The preset names, in the order above.
 std::vector<std::string> preprocess_preset_names();
 
 /// Parses a spec from JSON text. Keys (all optional): "preset" (start from a preset, the other keys override
-/// it), "resize" ("direct" | "shorter_side_then_center_crop"), "resize_to" (int), "interpolation"
+/// it), "resize" ("direct" | "shorter_side_then_center_crop"), "resize_to" (int), "crop_fraction" (number),
+/// "interpolation"
 /// ("bilinear" | "bilinear_antialias" | "nearest"), "round_resized" (bool), "channels" ("rgb" | "bgr" |
 /// "gray"), "scale" (number), "mean" / "std" (number or array of numbers), "layout" ("nchw" | "nhwc"),
 /// "dtype" ("f32" | "f16" | "u8" | "i8"). Unknown keys and bad values are errors naming the key.
@@ -105,7 +112,7 @@ Result<PreprocessSpec> parse_preprocess_string(const std::string& text);
 /// The compact form of a spec (parse_preprocess_string reads it back to an equal spec).
 std::string to_string(const PreprocessSpec& spec);
 
-/// Checks a spec: resize_to ≥ 0, mean/std of 1 or C values, std ≠ 0, a supported dtype.
+/// Checks a spec: resize_to ≥ 0, crop_fraction in (0, 1], mean/std of 1 or C values, std ≠ 0, a supported dtype.
 Status validate(const PreprocessSpec& spec);
 
 /// An 8-bit interleaved image (rows of width × channels bytes).
