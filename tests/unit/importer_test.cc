@@ -149,3 +149,50 @@ TEST(TextFormat, ParseErrorsGiveLineAndColumn) {
   EXPECT_TRUE(contains(r.status().message(), "line 3")) << r.status().message();
   EXPECT_TRUE(contains(r.status().message(), "unknown dtype 'f99'")) << r.status().message();
 }
+
+TEST(Importer, ReadsExternalDataAndRefusesPathsOutsideTheModelFolder) {
+  auto dir = fs::temp_directory_path() / "kiln_external";
+  fs::create_directories(dir);
+  std::vector<float> w = {1.5f, -2.0f, 3.25f};
+  std::ofstream(dir / "weights.bin", std::ios::binary)
+      .write(reinterpret_cast<const char*>(w.data()), static_cast<std::streamsize>(w.size() * sizeof(float)));
+  auto make = [&](const std::string& location) {
+    OnnxBuilder b;
+    b.input("x", DataType::kF32, {3}).output("y", DataType::kF32);
+    auto& model = const_cast<onnx::ModelProto&>(b.model());
+    auto* init = model.mutable_graph()->add_initializer();
+    init->set_name("w");
+    init->set_data_type(onnx::TensorProto::FLOAT);
+    init->add_dims(3);
+    init->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* loc = init->add_external_data();
+    loc->set_key("location");
+    loc->set_value(location);
+    b.node("Add", {"x", "w"}, {"y"});
+    return b;
+  };
+  make("weights.bin").save((dir / "model.onnx").string());
+  auto g = import_onnx_file((dir / "model.onnx").string());
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  const Tensor& t = *g->find_value("w")->constant;
+  EXPECT_EQ(t.data<float>()[2], 3.25f);
+
+  make("../../etc/passwd").save((dir / "evil.onnx").string());
+  auto evil = import_onnx_bytes(make("../../etc/passwd").bytes(), dir.string(), "evil.onnx", {.run_checker = false});
+  ASSERT_FALSE(evil.ok());
+  EXPECT_TRUE(contains(evil.status().message(), "inside the model's folder")) << evil.status().message();
+}
+
+TEST(TextFormat, RealModelsRoundTrip) {
+  fs::path models = fs::path(__FILE__).parent_path() / "../../../shared/models";
+  if (!fs::exists(models)) GTEST_SKIP() << "shared models not found at " << models;
+  for (const char* m : {"mnist_8/model.onnx", "squeezenet1.0/SqueezeNet_fp16.onnx", "ultraface/version-RFB-320.onnx",
+                        "st_mobilenet_v1_0.5_128_quant/mobilenet_v1_0.5_128_quant.onnx"}) {
+    auto g = import_onnx_file((models / m).string());
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    std::string text = print_graph(*g);
+    auto parsed = parse_graph(text);
+    ASSERT_TRUE(parsed.ok()) << m << ": " << parsed.status().message();
+    EXPECT_EQ(print_graph(*parsed), text) << m;
+  }
+}

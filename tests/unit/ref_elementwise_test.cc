@@ -9,51 +9,18 @@
 #include <string>
 #include <vector>
 
-#include "ir/op_def.h"
-#include "ir/shape_inference.h"
-#include "runtime/graph_runner.h"
+#include "tests/support/single_op.h"
 
 namespace kiln {
 namespace {
 
-// Runs one node on the reference backend; a null input tensor is an omitted optional input.
-// Errors from validation, inference and the kernel all come back as a Status.
-Result<Tensor> run_op(const std::string& op, std::vector<std::optional<Tensor>> inputs,
-                      std::map<std::string, Attribute> attrs = {}, int opset = 17) {
-  Graph g;
-  g.opset_imports[""] = opset;
-  auto node = std::make_unique<Node>();
-  node->op_type = op;
-  node->opset = opset;
-  node->def = find_op_def("", op);
-  if (!node->def) return Status::unsupported("no op " + op);
-  std::map<std::string, Tensor, std::less<>> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i]) {
-      node->inputs.push_back(nullptr);
-      continue;
-    }
-    Value* v = g.add_value("in" + std::to_string(i),
-                           ValueType{inputs[i]->dtype(), Shape::from_dims(inputs[i]->dims())});
-    g.inputs.push_back(v);
-    node->inputs.push_back(v);
-    feeds[v->name] = *inputs[i];
-  }
-  Value* out = g.add_value("out");
-  node->outputs.push_back(out);
-  for (auto& [k, a] : attrs) node->attrs[k] = a;
-  Node* n = g.add_node(std::move(node));
-  g.outputs.push_back(out);
-  KILN_RETURN_IF_ERROR(validate_node(*n, *n->def));
-  KILN_RETURN_IF_ERROR(infer_shapes(g));
-  KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(g));
-  KILN_ASSIGN_OR_RETURN(std::vector<Tensor> outs, runner.run(feeds));
-  return outs[0];
-}
+using namespace kiln::testing;  // NOLINT(google-build-using-namespace): run_single_op, tensor, values
 
-template <typename T>
-std::vector<T> values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.size());
+// Runs one node on the reference backend and returns its output; std::nullopt is an omitted optional input.
+// Errors from validation, inference and the kernel all come back as a Status.
+Result<Tensor> run_op(const std::string& op, const std::vector<OpInput>& inputs, const OpAttributes& attrs = {},
+                      int opset = 17) {
+  return first_output(run_single_op(op, opset, inputs, attrs));
 }
 
 TEST(RefElementwise, IntegerDivTruncatesTowardZero) {

@@ -9,68 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "ir/graph.h"
-#include "ir/op_def.h"
-#include "ir/shape_inference.h"
-#include "runtime/graph_runner.h"
+#include "tests/support/single_op.h"
 
 namespace kiln {
 namespace {
 
-struct In {
-  Tensor value;
-  bool constant = false;  // constants are visible to shape inference
-};
-
-// Builds a one-node graph, validates and infers it, and runs it on the reference backend.
-Result<std::vector<Tensor>> run_op(const std::string& op, int opset, const std::vector<In>& inputs,
-                                   std::map<std::string, Attribute> attrs = {}, int num_outputs = 1) {
-  Graph g;
-  g.opset_imports[""] = opset;
-  auto node = std::make_unique<Node>();
-  node->op_type = op;
-  node->name = "n";
-  node->opset = opset;
-  node->def = find_op_def("", op);
-  if (!node->def) return Status::unsupported("no op def for " + op);
-  std::map<std::string, Tensor, std::less<>> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].value.defined()) {
-      node->inputs.push_back(nullptr);
-      continue;
-    }
-    Value* v = g.add_value("in" + std::to_string(i),
-                           {inputs[i].value.dtype(), Shape::from_dims(inputs[i].value.dims())});
-    if (inputs[i].constant) {
-      v->constant = inputs[i].value;
-    } else {
-      g.inputs.push_back(v);
-      feeds["in" + std::to_string(i)] = inputs[i].value;
-    }
-    node->inputs.push_back(v);
-  }
-  for (int i = 0; i < num_outputs; ++i) {
-    Value* v = g.add_value("out" + std::to_string(i));
-    node->outputs.push_back(v);
-    g.outputs.push_back(v);
-  }
-  node->attrs.insert(attrs.begin(), attrs.end());
-  KILN_RETURN_IF_ERROR(validate_node(*g.add_node(std::move(node)), *find_op_def("", op)));
-  KILN_RETURN_IF_ERROR(infer_shapes(g));
-  KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(g));
-  return runner.run(feeds);
-}
-
-template <typename T>
-Tensor tensor(const std::vector<T>& v, Dims d) {
-  return Tensor::from_vector<T>(v, std::move(d));
-}
-template <typename T>
-std::vector<T> values(const Tensor& t) {
-  auto s = t.span<T>();
-  return {s.begin(), s.end()};
-}
-bool mentions(const Status& s, const std::string& text) { return s.message().find(text) != std::string::npos; }
+using namespace kiln::testing;  // NOLINT(google-build-using-namespace): run_single_op, tensor, values
 
 // --- losses ---
 
@@ -79,7 +23,7 @@ TEST(RefExtra, NllWeightedMeanDividesByWeightOfKeptTargets) {
   Tensor x = tensor<float>({-0.5f, -1.0f, -2.0f, -3.0f, -4.0f, -0.25f}, {3, 2});
   Tensor t = tensor<int64_t>({1, 5, 0}, {3});
   Tensor w = tensor<float>({2.0f, 3.0f}, {2});
-  auto out = run_op("NegativeLogLikelihoodLoss", 13, {{x}, {t}, {w}}, {{"ignore_index", Attribute::of_int(5)}});
+  auto out = run_single_op("NegativeLogLikelihoodLoss", 13, {{x}, {t}, {w}}, {{"ignore_index", Attribute::of_int(5)}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ((*out)[0].dims(), Dims{});
   EXPECT_NEAR((*out)[0].data<float>()[0], (3.0 * 1.0 + 2.0 * 4.0) / 5.0, 1e-6);
@@ -87,20 +31,20 @@ TEST(RefExtra, NllWeightedMeanDividesByWeightOfKeptTargets) {
 
 TEST(RefExtra, NllTargetOutOfRangeIsAnError) {
   Tensor x = tensor<float>({-0.5f, -1.0f}, {1, 2});
-  auto out = run_op("NegativeLogLikelihoodLoss", 13, {{x}, {tensor<int64_t>({2}, {1})}});
+  auto out = run_single_op("NegativeLogLikelihoodLoss", 13, {{x}, {tensor<int64_t>({2}, {1})}});
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(mentions(out.status(), "out of range")) << out.status().message();
-  auto neg = run_op("NegativeLogLikelihoodLoss", 13, {{x}, {tensor<int32_t>({-1}, {1})}});
+  auto neg = run_single_op("NegativeLogLikelihoodLoss", 13, {{x}, {tensor<int32_t>({-1}, {1})}});
   EXPECT_FALSE(neg.ok());
 }
 
 TEST(RefExtra, NllRejectsMismatchedTargetAndWeightShapes) {
   Tensor x(DataType::kF32, {2, 3, 4});
-  EXPECT_FALSE(run_op("NegativeLogLikelihoodLoss", 13, {{x}, {Tensor(DataType::kI64, {2, 5})}}).ok());
+  EXPECT_FALSE(run_single_op("NegativeLogLikelihoodLoss", 13, {{x}, {Tensor(DataType::kI64, {2, 5})}}).ok());
   EXPECT_FALSE(
-      run_op("NegativeLogLikelihoodLoss", 13, {{x}, {Tensor(DataType::kI64, {2, 4})}, {Tensor(DataType::kF32, {2})}})
+      run_single_op("NegativeLogLikelihoodLoss", 13, {{x}, {Tensor(DataType::kI64, {2, 4})}, {Tensor(DataType::kF32, {2})}})
           .ok());
-  EXPECT_FALSE(run_op("NegativeLogLikelihoodLoss", 13, {{x}, {Tensor(DataType::kI64, {2, 4})}},
+  EXPECT_FALSE(run_single_op("NegativeLogLikelihoodLoss", 13, {{x}, {Tensor(DataType::kI64, {2, 4})}},
                       {{"reduction", Attribute::of_string("avg")}})
                    .ok());
 }
@@ -108,7 +52,7 @@ TEST(RefExtra, NllRejectsMismatchedTargetAndWeightShapes) {
 TEST(RefExtra, SoftmaxCrossEntropyMatchesClosedFormAndReturnsLogProb) {
   // Logits (0, ln 3) give softmax (1/4, 3/4).
   Tensor x = tensor<double>({0.0, std::log(3.0)}, {1, 2});
-  auto out = run_op("SoftmaxCrossEntropyLoss", 13, {{x}, {tensor<int64_t>({1}, {1})}},
+  auto out = run_single_op("SoftmaxCrossEntropyLoss", 13, {{x}, {tensor<int64_t>({1}, {1})}},
                     {{"reduction", Attribute::of_string("none")}}, 2);
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ((*out)[0].dims(), Dims{1});
@@ -120,7 +64,7 @@ TEST(RefExtra, SoftmaxCrossEntropyMatchesClosedFormAndReturnsLogProb) {
 
 TEST(RefExtra, SoftmaxCrossEntropyHalfPrecision) {
   Tensor x = tensor<Float16>({Float16(0.0f), Float16(0.0f)}, {1, 2});
-  auto out = run_op("SoftmaxCrossEntropyLoss", 13, {{x}, {tensor<int64_t>({0}, {1})}});
+  auto out = run_single_op("SoftmaxCrossEntropyLoss", 13, {{x}, {tensor<int64_t>({0}, {1})}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_NEAR(static_cast<float>((*out)[0].data<Float16>()[0]), std::log(2.0f), 1e-3);
 }
@@ -129,7 +73,7 @@ TEST(RefExtra, SoftmaxCrossEntropyHalfPrecision) {
 
 TEST(RefExtra, UniqueUnsortedStringsKeepFirstOccurrenceOrder) {
   Tensor x = tensor<std::string>({"b", "a", "b", "c", "a"}, {5});
-  auto out = run_op("Unique", 11, {{x}}, {{"sorted", Attribute::of_int(0)}}, 4);
+  auto out = run_single_op("Unique", 11, {{x}}, {{"sorted", Attribute::of_int(0)}}, 4);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values<std::string>((*out)[0]), (std::vector<std::string>{"b", "a", "c"}));
   EXPECT_EQ(values<int64_t>((*out)[1]), (std::vector<int64_t>{0, 1, 3}));
@@ -139,7 +83,7 @@ TEST(RefExtra, UniqueUnsortedStringsKeepFirstOccurrenceOrder) {
 
 TEST(RefExtra, UniqueSortsNanLastAndMergesNans) {
   Tensor x = tensor<float>({NAN, 1.0f, NAN, -1.0f}, {4});
-  auto out = run_op("Unique", 11, {{x}}, {}, 4);
+  auto out = run_single_op("Unique", 11, {{x}}, {}, 4);
   ASSERT_TRUE(out.ok()) << out.status().message();
   auto y = values<float>((*out)[0]);
   ASSERT_EQ(y.size(), 3u);
@@ -150,7 +94,7 @@ TEST(RefExtra, UniqueSortsNanLastAndMergesNans) {
 }
 
 TEST(RefExtra, UniqueAxisOutOfRangeIsAnError) {
-  auto out = run_op("Unique", 11, {{Tensor(DataType::kF32, {2, 2})}}, {{"axis", Attribute::of_int(2)}});
+  auto out = run_single_op("Unique", 11, {{Tensor(DataType::kF32, {2, 2})}}, {{"axis", Attribute::of_int(2)}});
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(mentions(out.status(), "axis")) << out.status().message();
 }
@@ -160,7 +104,7 @@ TEST(RefExtra, UniqueAxisOutOfRangeIsAnError) {
 TEST(RefExtra, NmsWithoutMaxOutputSelectsNothing) {
   Tensor boxes = tensor<float>({0, 0, 1, 1}, {1, 1, 4});
   Tensor scores = tensor<float>({0.9f}, {1, 1, 1});
-  auto out = run_op("NonMaxSuppression", 11, {{boxes}, {scores}});
+  auto out = run_single_op("NonMaxSuppression", 11, {{boxes}, {scores}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ((*out)[0].dims(), (Dims{0, 3}));
 }
@@ -169,7 +113,7 @@ TEST(RefExtra, NmsScoreThresholdIsStrictAndPerClass) {
   // Two disjoint boxes; class 0 keeps both, class 1 keeps only the box scoring above 0.5.
   Tensor boxes = tensor<float>({0, 0, 1, 1, 2, 2, 3, 3}, {1, 2, 4});
   Tensor scores = tensor<float>({0.6f, 0.7f, 0.5f, 0.8f}, {1, 2, 2});
-  auto out = run_op("NonMaxSuppression", 11,
+  auto out = run_single_op("NonMaxSuppression", 11,
                     {{boxes}, {scores}, {tensor<int64_t>({5}, {1})}, {tensor<float>({0.5f}, {1})},
                      {tensor<float>({0.5f}, {1})}});
   ASSERT_TRUE(out.ok()) << out.status().message();
@@ -178,9 +122,9 @@ TEST(RefExtra, NmsScoreThresholdIsStrictAndPerClass) {
 
 TEST(RefExtra, NmsBadShapesAndThresholdsAreErrors) {
   Tensor scores(DataType::kF32, {1, 1, 2});
-  EXPECT_FALSE(run_op("NonMaxSuppression", 11, {{Tensor(DataType::kF32, {1, 2, 3})}, {scores}}).ok());
-  EXPECT_FALSE(run_op("NonMaxSuppression", 11, {{Tensor(DataType::kF32, {1, 3, 4})}, {scores}}).ok());
-  auto bad_iou = run_op("NonMaxSuppression", 11,
+  EXPECT_FALSE(run_single_op("NonMaxSuppression", 11, {{Tensor(DataType::kF32, {1, 2, 3})}, {scores}}).ok());
+  EXPECT_FALSE(run_single_op("NonMaxSuppression", 11, {{Tensor(DataType::kF32, {1, 3, 4})}, {scores}}).ok());
+  auto bad_iou = run_single_op("NonMaxSuppression", 11,
                         {{Tensor(DataType::kF32, {1, 2, 4})}, {scores}, {tensor<int64_t>({1}, {1})},
                          {tensor<float>({1.5f}, {1})}});
   ASSERT_FALSE(bad_iou.ok());
@@ -190,21 +134,21 @@ TEST(RefExtra, NmsBadShapesAndThresholdsAreErrors) {
 // --- windows ---
 
 TEST(RefExtra, WindowsHonourOutputDatatypeAndOnePointSymmetric) {
-  auto out = run_op("HannWindow", 17, {{Tensor::scalar<int64_t>(4)}},
+  auto out = run_single_op("HannWindow", 17, {{Tensor::scalar<int64_t>(4)}},
                     {{"output_datatype", Attribute::of_int(11)}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ((*out)[0].dtype(), DataType::kF64);
   EXPECT_NEAR((*out)[0].data<double>()[1], 0.5, 1e-12);  // sin^2(pi/4)
   EXPECT_NEAR((*out)[0].data<double>()[2], 1.0, 1e-12);
-  auto one = run_op("BlackmanWindow", 17, {{Tensor::scalar<int32_t>(1), true}}, {{"periodic", Attribute::of_int(0)}});
+  auto one = run_single_op("BlackmanWindow", 17, {{Tensor::scalar<int32_t>(1), true}}, {{"periodic", Attribute::of_int(0)}});
   ASSERT_TRUE(one.ok()) << one.status().message();
   EXPECT_EQ(values<float>((*one)[0]), std::vector<float>{1.0f});
 }
 
 TEST(RefExtra, WindowNegativeSizeIsAnError) {
-  EXPECT_FALSE(run_op("HammingWindow", 17, {{Tensor::scalar<int64_t>(-3)}}).ok());
-  EXPECT_FALSE(run_op("HammingWindow", 17, {{Tensor::scalar<int64_t>(-3), true}}).ok());
-  EXPECT_FALSE(run_op("HammingWindow", 17, {{Tensor::scalar<int64_t>(3)}}, {{"output_datatype", Attribute::of_int(8)}})
+  EXPECT_FALSE(run_single_op("HammingWindow", 17, {{Tensor::scalar<int64_t>(-3)}}).ok());
+  EXPECT_FALSE(run_single_op("HammingWindow", 17, {{Tensor::scalar<int64_t>(-3), true}}).ok());
+  EXPECT_FALSE(run_single_op("HammingWindow", 17, {{Tensor::scalar<int64_t>(3)}}, {{"output_datatype", Attribute::of_int(8)}})
                    .ok());
 }
 
@@ -212,19 +156,19 @@ TEST(RefExtra, WindowNegativeSizeIsAnError) {
 
 TEST(RefExtra, DftThenInverseDftRestoresTheSignal) {
   std::vector<float> v = {1.0f, 0.0f, -2.0f, 0.5f, 3.0f, -1.0f, 0.25f, 2.0f, -0.5f, 1.5f};  // 5 complex values
-  auto fwd = run_op("DFT", 17, {{tensor(v, {1, 5, 2})}});
+  auto fwd = run_single_op("DFT", 17, {{tensor(v, {1, 5, 2})}});
   ASSERT_TRUE(fwd.ok()) << fwd.status().message();
   // Bin 0 is the plain sum of the signal.
   EXPECT_NEAR((*fwd)[0].data<float>()[0], 1.0 - 2.0 + 3.0 + 0.25 - 0.5, 1e-5);
   EXPECT_NEAR((*fwd)[0].data<float>()[1], 0.0 + 0.5 - 1.0 + 2.0 + 1.5, 1e-5);
-  auto back = run_op("DFT", 17, {{(*fwd)[0]}}, {{"inverse", Attribute::of_int(1)}});
+  auto back = run_single_op("DFT", 17, {{(*fwd)[0]}}, {{"inverse", Attribute::of_int(1)}});
   ASSERT_TRUE(back.ok()) << back.status().message();
   for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR((*back)[0].data<float>()[i], v[i], 1e-5) << i;
 }
 
 TEST(RefExtra, DftZeroPadsToDftLengthAndOnesided) {
   // An impulse padded to length 6 has a flat spectrum; onesided keeps 6/2+1 = 4 bins.
-  auto out = run_op("DFT", 17, {{tensor<float>({1.0f, 0.0f}, {1, 2, 1})}, {Tensor::scalar<int64_t>(6), true}},
+  auto out = run_single_op("DFT", 17, {{tensor<float>({1.0f, 0.0f}, {1, 2, 1})}, {Tensor::scalar<int64_t>(6), true}},
                     {{"onesided", Attribute::of_int(1)}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ((*out)[0].dims(), (Dims{1, 4, 2}));
@@ -237,7 +181,7 @@ TEST(RefExtra, DftZeroPadsToDftLengthAndOnesided) {
 TEST(RefExtra, DftOpset20TakesAxisAsInput) {
   // [2, 2, 1] transformed along axis 0 (given as -3): sums/differences down the first axis.
   Tensor x = tensor<float>({1.0f, 2.0f, 3.0f, 5.0f}, {2, 2, 1});
-  auto out = run_op("DFT", 20, {{x}, {}, {Tensor::scalar<int64_t>(-3), true}});
+  auto out = run_single_op("DFT", 20, {{x}, {}, {Tensor::scalar<int64_t>(-3), true}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ((*out)[0].dims(), (Dims{2, 2, 2}));
   std::vector<float> want = {4, 0, 7, 0, -2, 0, -3, 0};
@@ -246,16 +190,16 @@ TEST(RefExtra, DftOpset20TakesAxisAsInput) {
 
 TEST(RefExtra, DftBadAxisAndLengthAreErrors) {
   Tensor x(DataType::kF32, {1, 4, 1});
-  EXPECT_FALSE(run_op("DFT", 17, {{x}}, {{"axis", Attribute::of_int(2)}}).ok());  // the real/imag axis
-  EXPECT_FALSE(run_op("DFT", 17, {{x}, {Tensor::scalar<int64_t>(0)}}).ok());
-  EXPECT_FALSE(run_op("DFT", 17, {{Tensor(DataType::kF32, {1, 4, 3})}}).ok());
-  EXPECT_FALSE(run_op("DFT", 20, {{x}, {}, {Tensor::scalar<int64_t>(5)}}).ok());
-  EXPECT_FALSE(run_op("DFT", 17, {{Tensor(DataType::kF32, {1, 0, 1})}}, {{"onesided", Attribute::of_int(1)}}).ok());
+  EXPECT_FALSE(run_single_op("DFT", 17, {{x}}, {{"axis", Attribute::of_int(2)}}).ok());  // the real/imag axis
+  EXPECT_FALSE(run_single_op("DFT", 17, {{x}, {Tensor::scalar<int64_t>(0)}}).ok());
+  EXPECT_FALSE(run_single_op("DFT", 17, {{Tensor(DataType::kF32, {1, 4, 3})}}).ok());
+  EXPECT_FALSE(run_single_op("DFT", 20, {{x}, {}, {Tensor::scalar<int64_t>(5)}}).ok());
+  EXPECT_FALSE(run_single_op("DFT", 17, {{Tensor(DataType::kF32, {1, 0, 1})}}, {{"onesided", Attribute::of_int(1)}}).ok());
 }
 
 TEST(RefExtra, StftOfConstantSignalPutsEverythingInBinZero) {
   std::vector<float> sig(10, 2.0f);
-  auto out = run_op("STFT", 17,
+  auto out = run_single_op("STFT", 17,
                     {{tensor(sig, {1, 10, 1})}, {Tensor::scalar<int64_t>(3), true}, {},
                      {Tensor::scalar<int64_t>(4), true}});
   ASSERT_TRUE(out.ok()) << out.status().message();
@@ -269,10 +213,10 @@ TEST(RefExtra, StftOfConstantSignalPutsEverythingInBinZero) {
 
 TEST(RefExtra, StftBadInputsAreErrors) {
   Tensor sig(DataType::kF32, {1, 8, 1});
-  EXPECT_FALSE(run_op("STFT", 17, {{sig}, {Tensor::scalar<int64_t>(0)}, {}, {Tensor::scalar<int64_t>(4)}}).ok());
-  EXPECT_FALSE(run_op("STFT", 17, {{sig}, {Tensor::scalar<int64_t>(2)}, {}, {Tensor::scalar<int64_t>(9)}}).ok());
-  EXPECT_FALSE(run_op("STFT", 17, {{sig}, {Tensor::scalar<int64_t>(2)}}).ok());
-  EXPECT_FALSE(run_op("STFT", 17,
+  EXPECT_FALSE(run_single_op("STFT", 17, {{sig}, {Tensor::scalar<int64_t>(0)}, {}, {Tensor::scalar<int64_t>(4)}}).ok());
+  EXPECT_FALSE(run_single_op("STFT", 17, {{sig}, {Tensor::scalar<int64_t>(2)}, {}, {Tensor::scalar<int64_t>(9)}}).ok());
+  EXPECT_FALSE(run_single_op("STFT", 17, {{sig}, {Tensor::scalar<int64_t>(2)}}).ok());
+  EXPECT_FALSE(run_single_op("STFT", 17,
                       {{sig}, {Tensor::scalar<int64_t>(2)}, {Tensor(DataType::kF32, {3})},
                        {Tensor::scalar<int64_t>(4)}})
                    .ok());
@@ -280,7 +224,7 @@ TEST(RefExtra, StftBadInputsAreErrors) {
 
 TEST(RefExtra, MelWeightMatrixRowsAreTrianglesAndBadSizesFail) {
   auto mel = [](int64_t bins, int64_t dft, int64_t rate, float lo, float hi) {
-    return run_op("MelWeightMatrix", 17,
+    return run_single_op("MelWeightMatrix", 17,
                   {{Tensor::scalar<int64_t>(bins)}, {Tensor::scalar<int64_t>(dft)}, {Tensor::scalar<int64_t>(rate)},
                    {Tensor::scalar<float>(lo)}, {Tensor::scalar<float>(hi)}});
   };

@@ -9,63 +9,14 @@
 #include <string>
 #include <vector>
 
-#include "ir/graph.h"
-#include "ir/op_def.h"
 #include "ir/ops/conv_geometry.h"
-#include "ir/shape_inference.h"
-#include "runtime/graph_runner.h"
+#include "tests/support/single_op.h"
 
 namespace kiln {
 namespace {
 
-struct In {
-  Tensor value;
-  bool constant = false;  // constants are visible to shape inference
-};
+using namespace kiln::testing;  // NOLINT(google-build-using-namespace): run_single_op, tensor, values
 
-// Builds a one-node graph, validates and infers it, and runs it on the reference backend.
-Result<std::vector<Tensor>> run_op(const std::string& op, int opset, const std::vector<In>& inputs,
-                                   std::map<std::string, Attribute> attrs = {}, int num_outputs = 1) {
-  Graph g;
-  g.opset_imports[""] = opset;
-  auto node = std::make_unique<Node>();
-  node->op_type = op;
-  node->name = "n";
-  node->opset = opset;
-  node->def = find_op_def("", op);
-  if (!node->def) return Status::unsupported("no op def for " + op);
-  std::map<std::string, Tensor, std::less<>> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].value.defined()) {
-      node->inputs.push_back(nullptr);
-      continue;
-    }
-    Value* v = g.add_value("in" + std::to_string(i), {inputs[i].value.dtype(), Shape::from_dims(inputs[i].value.dims())});
-    if (inputs[i].constant) {
-      v->constant = inputs[i].value;
-    } else {
-      g.inputs.push_back(v);
-      feeds["in" + std::to_string(i)] = inputs[i].value;
-    }
-    node->inputs.push_back(v);
-  }
-  for (int i = 0; i < num_outputs; ++i) {
-    Value* v = g.add_value("out" + std::to_string(i));
-    node->outputs.push_back(v);
-    g.outputs.push_back(v);
-  }
-  node->attrs.insert(attrs.begin(), attrs.end());
-  KILN_RETURN_IF_ERROR(validate_node(*g.add_node(std::move(node)), *find_op_def("", op)));
-  KILN_RETURN_IF_ERROR(infer_shapes(g));
-  KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(g));
-  return runner.run(feeds);
-}
-
-Tensor ftensor(const std::vector<float>& v, Dims d) { return Tensor::from_vector<float>(v, std::move(d)); }
-std::vector<float> values(const Tensor& t) {
-  auto s = t.span<const float>();
-  return {s.begin(), s.end()};
-}
 // Deterministic, varied test data.
 std::vector<float> ramp(size_t n, float scale = 0.37f) {
   std::vector<float> v(n);
@@ -175,7 +126,7 @@ TEST(RefNn, ConvGroupsDilationsStridesAsymmetricPads) {
   auto x = ramp(element_count(xd)), w = ramp(element_count(wd), 0.91f);
   Dims expected_dims;
   auto expected = naive_conv2d(x, xd, w, wd, 2, {2, 1}, {1, 2}, {1, 0, 2, 1}, expected_dims);
-  auto out = run_op("Conv", 11, {{ftensor(x, xd)}, {ftensor(w, wd), true}},
+  auto out = run_single_op("Conv", 11, {{tensor<float>(x, xd)}, {tensor<float>(w, wd), true}},
                     {{"group", Attribute::of_int(2)},
                      {"strides", ints({2, 1})},
                      {"dilations", ints({1, 2})},
@@ -192,12 +143,12 @@ TEST(RefNn, ConvTransposeIsTheAdjointOfConv) {
   std::map<std::string, Attribute> attrs = {
       {"strides", ints({2, 1})}, {"dilations", ints({1, 2})}, {"pads", ints({1, 0, 1, 1})}};
   auto x = ramp(element_count(xd)), w = ramp(element_count(wd), 0.53f);
-  auto cx = run_op("Conv", 11, {{ftensor(x, xd)}, {ftensor(w, wd)}}, attrs);
+  auto cx = run_single_op("Conv", 11, {{tensor<float>(x, xd)}, {tensor<float>(w, wd)}}, attrs);
   ASSERT_TRUE(cx.ok()) << cx.status().message();
   Dims yd = (*cx)[0].dims();
   auto y = ramp(element_count(yd), 0.29f);
   // output_padding recovers X's last row, which Conv reads but the natural transposed extent misses.
-  auto ty = run_op("ConvTranspose", 11, {{ftensor(y, yd)}, {ftensor(w, wd)}},
+  auto ty = run_single_op("ConvTranspose", 11, {{tensor<float>(y, yd)}, {tensor<float>(w, wd)}},
                    {{"strides", ints({2, 1})},
                     {"dilations", ints({1, 2})},
                     {"pads", ints({1, 0, 1, 1})},
@@ -223,8 +174,8 @@ TEST(RefNn, ConvHalfMatchesFloat) {
   std::vector<float> xh(x.size()), wh(w.size());
   for (size_t i = 0; i < x.size(); ++i) xh[i] = static_cast<float>(Float16(x[i]));
   for (size_t i = 0; i < w.size(); ++i) wh[i] = static_cast<float>(Float16(w[i]));
-  auto f = run_op("Conv", 11, {{ftensor(xh, xd)}, {ftensor(wh, wd)}}, {{"pads", ints({1, 1, 1, 1})}});
-  auto h = run_op("Conv", 11, {{to_half(x, xd)}, {to_half(w, wd)}}, {{"pads", ints({1, 1, 1, 1})}});
+  auto f = run_single_op("Conv", 11, {{tensor<float>(xh, xd)}, {tensor<float>(wh, wd)}}, {{"pads", ints({1, 1, 1, 1})}});
+  auto h = run_single_op("Conv", 11, {{to_half(x, xd)}, {to_half(w, wd)}}, {{"pads", ints({1, 1, 1, 1})}});
   ASSERT_TRUE(f.ok()) << f.status().message();
   ASSERT_TRUE(h.ok()) << h.status().message();
   ASSERT_EQ((*h)[0].dtype(), DataType::kF16);
@@ -259,17 +210,17 @@ TEST(RefNn, ConvInfersSymbolicBatch) {
 }
 
 TEST(RefNn, ConvBadInputGivesErrors) {
-  auto x = ftensor(ramp(2 * 3 * 4 * 4), {2, 3, 4, 4});
+  auto x = tensor<float>(ramp(2 * 3 * 4 * 4), {2, 3, 4, 4});
   // Channel mismatch (weight expects 2 input channels).
-  EXPECT_FALSE(run_op("Conv", 11, {{x}, {ftensor(ramp(4 * 2 * 3 * 3), {4, 2, 3, 3})}}).ok());
+  EXPECT_FALSE(run_single_op("Conv", 11, {{x}, {tensor<float>(ramp(4 * 2 * 3 * 3), {4, 2, 3, 3})}}).ok());
   // Kernel larger than the input.
-  EXPECT_FALSE(run_op("Conv", 11, {{x}, {ftensor(ramp(4 * 3 * 5 * 5), {4, 3, 5, 5})}}).ok());
+  EXPECT_FALSE(run_single_op("Conv", 11, {{x}, {tensor<float>(ramp(4 * 3 * 5 * 5), {4, 3, 5, 5})}}).ok());
   // Bias of the wrong length.
-  EXPECT_FALSE(run_op("Conv", 11, {{x}, {ftensor(ramp(4 * 3 * 3 * 3), {4, 3, 3, 3})}, {ftensor({1, 2}, {2})}}).ok());
+  EXPECT_FALSE(run_single_op("Conv", 11, {{x}, {tensor<float>(ramp(4 * 3 * 3 * 3), {4, 3, 3, 3})}, {tensor<float>({1, 2}, {2})}}).ok());
   // Rank-2 input.
-  EXPECT_FALSE(run_op("Conv", 11, {{ftensor(ramp(6), {2, 3})}, {ftensor(ramp(6), {2, 3})}}).ok());
+  EXPECT_FALSE(run_single_op("Conv", 11, {{tensor<float>(ramp(6), {2, 3})}, {tensor<float>(ramp(6), {2, 3})}}).ok());
   // Group that does not divide the channels.
-  EXPECT_FALSE(run_op("ConvTranspose", 11, {{x}, {ftensor(ramp(3 * 2 * 3 * 3), {3, 2, 3, 3})}},
+  EXPECT_FALSE(run_single_op("ConvTranspose", 11, {{x}, {tensor<float>(ramp(3 * 2 * 3 * 3), {3, 2, 3, 3})}},
                       {{"group", Attribute::of_int(2)}})
                    .ok());
 }
@@ -281,43 +232,43 @@ TEST(RefNn, MaxPoolIndicesStorageOrderAndUnpoolRoundTrip) {
   std::vector<float> x = {1, 9, 2, 3, 4, 5, 8, 6, 7, 0, 11, 10};
   std::map<std::string, Attribute> attrs = {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})},
                                             {"ceil_mode", Attribute::of_int(1)}};
-  auto out = run_op("MaxPool", 12, {{ftensor(x, {1, 1, 3, 4})}}, attrs, 2);
+  auto out = run_single_op("MaxPool", 12, {{tensor<float>(x, {1, 1, 3, 4})}}, attrs, 2);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values((*out)[0]), (std::vector<float>{9, 8, 7, 11}));
   auto idx = (*out)[1].span<const int64_t>();
   EXPECT_EQ(std::vector<int64_t>(idx.begin(), idx.end()), (std::vector<int64_t>{1, 6, 8, 10}));
   attrs["storage_order"] = Attribute::of_int(1);  // column-major: (h, w) -> h + w * 3
-  out = run_op("MaxPool", 12, {{ftensor(x, {1, 1, 3, 4})}}, attrs, 2);
+  out = run_single_op("MaxPool", 12, {{tensor<float>(x, {1, 1, 3, 4})}}, attrs, 2);
   ASSERT_TRUE(out.ok()) << out.status().message();
   idx = (*out)[1].span<const int64_t>();
   EXPECT_EQ(std::vector<int64_t>(idx.begin(), idx.end()), (std::vector<int64_t>{3, 7, 2, 8}));
 
   // MaxUnpool puts each maximum back where MaxPool found it.
-  auto pooled = run_op("MaxPool", 12, {{ftensor(x, {1, 1, 3, 4})}},
+  auto pooled = run_single_op("MaxPool", 12, {{tensor<float>(x, {1, 1, 3, 4})}},
                        {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}, 2);
   ASSERT_TRUE(pooled.ok());
   auto shape = Tensor::from_vector<int64_t>({1, 1, 3, 4}, {4});
-  auto un = run_op("MaxUnpool", 11, {{(*pooled)[0]}, {(*pooled)[1]}, {shape}},
+  auto un = run_single_op("MaxUnpool", 11, {{(*pooled)[0]}, {(*pooled)[1]}, {shape}},
                    {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
   ASSERT_TRUE(un.ok()) << un.status().message();
   EXPECT_EQ(values((*un)[0]), (std::vector<float>{0, 9, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0}));
   // Out-of-range index.
   auto bad_idx = Tensor::from_vector<int64_t>({0, 99}, {1, 1, 1, 2});
-  EXPECT_FALSE(run_op("MaxUnpool", 11, {{ftensor({1, 2}, {1, 1, 1, 2})}, {bad_idx}},
+  EXPECT_FALSE(run_single_op("MaxUnpool", 11, {{tensor<float>({1, 2}, {1, 1, 1, 2})}, {bad_idx}},
                       {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}})
                    .ok());
 }
 
 TEST(RefNn, LpPoolAndGlobalLpPool) {
   // 1-D windows of 2, stride 2: p=2 gives the Euclidean norm, p=1 the sum of magnitudes.
-  auto x = ftensor({3, -4, 6, 8, -1, 0}, {1, 1, 6});
-  auto p2 = run_op("LpPool", 11, {{x}}, {{"kernel_shape", ints({2})}, {"strides", ints({2})}});
+  auto x = tensor<float>({3, -4, 6, 8, -1, 0}, {1, 1, 6});
+  auto p2 = run_single_op("LpPool", 11, {{x}}, {{"kernel_shape", ints({2})}, {"strides", ints({2})}});
   ASSERT_TRUE(p2.ok()) << p2.status().message();
   EXPECT_EQ(values((*p2)[0]), (std::vector<float>{5, 10, 1}));
-  auto p1 = run_op("LpPool", 11, {{x}}, {{"kernel_shape", ints({2})}, {"strides", ints({2})}, {"p", Attribute::of_int(1)}});
+  auto p1 = run_single_op("LpPool", 11, {{x}}, {{"kernel_shape", ints({2})}, {"strides", ints({2})}, {"p", Attribute::of_int(1)}});
   ASSERT_TRUE(p1.ok());
   EXPECT_EQ(values((*p1)[0]), (std::vector<float>{7, 14, 1}));
-  auto g = run_op("GlobalLpPool", 2, {{ftensor({3, 4, 12, 0}, {1, 2, 2})}});
+  auto g = run_single_op("GlobalLpPool", 2, {{tensor<float>({3, 4, 12, 0}, {1, 2, 2})}});
   ASSERT_TRUE(g.ok()) << g.status().message();
   EXPECT_EQ((*g)[0].dims(), (Dims{1, 2, 1}));
   EXPECT_EQ(values((*g)[0]), (std::vector<float>{5, 12}));
@@ -325,25 +276,25 @@ TEST(RefNn, LpPoolAndGlobalLpPool) {
 
 TEST(RefNn, AveragePoolCountIncludePadCountsOnlyThePaddedArea) {
   // 1-D: in 3, k 2, s 2, pads (1, 0), ceil: windows [-1,0] and [1,2]; the second is complete.
-  auto x = ftensor({2, 4, 6}, {1, 1, 3});
+  auto x = tensor<float>({2, 4, 6}, {1, 1, 3});
   std::map<std::string, Attribute> attrs = {{"kernel_shape", ints({2})}, {"strides", ints({2})}, {"pads", ints({1, 0})}};
-  auto out = run_op("AveragePool", 11, {{x}}, attrs);
+  auto out = run_single_op("AveragePool", 11, {{x}}, attrs);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values((*out)[0]), (std::vector<float>{2, 5}));
   attrs["count_include_pad"] = Attribute::of_int(1);
-  out = run_op("AveragePool", 11, {{x}}, attrs);
+  out = run_single_op("AveragePool", 11, {{x}}, attrs);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(values((*out)[0]), (std::vector<float>{1, 5}));
 }
 
 TEST(RefNn, PoolsRejectBadInput) {
-  EXPECT_FALSE(run_op("MaxPool", 12, {{ftensor({1, 2}, {1, 2})}}, {{"kernel_shape", ints({1})}}).ok());
-  EXPECT_FALSE(run_op("MaxPool", 12, {{ftensor({1, 2, 3}, {1, 1, 3})}}, {{"kernel_shape", ints({4})}}).ok());
-  EXPECT_FALSE(run_op("AveragePool", 11, {{ftensor({1, 2, 3}, {1, 1, 3})}}, {{"kernel_shape", ints({2, 2})}}).ok());
+  EXPECT_FALSE(run_single_op("MaxPool", 12, {{tensor<float>({1, 2}, {1, 2})}}, {{"kernel_shape", ints({1})}}).ok());
+  EXPECT_FALSE(run_single_op("MaxPool", 12, {{tensor<float>({1, 2, 3}, {1, 1, 3})}}, {{"kernel_shape", ints({4})}}).ok());
+  EXPECT_FALSE(run_single_op("AveragePool", 11, {{tensor<float>({1, 2, 3}, {1, 1, 3})}}, {{"kernel_shape", ints({2, 2})}}).ok());
   EXPECT_FALSE(
-      run_op("MaxPool", 12, {{ftensor({1, 2, 3}, {1, 1, 3})}}, {{"kernel_shape", ints({2})}, {"storage_order", Attribute::of_int(5)}})
+      run_single_op("MaxPool", 12, {{tensor<float>({1, 2, 3}, {1, 1, 3})}}, {{"kernel_shape", ints({2})}, {"storage_order", Attribute::of_int(5)}})
           .ok());
-  EXPECT_FALSE(run_op("LpPool", 11, {{ftensor({1, 2, 3}, {1, 1, 3})}}, {{"kernel_shape", ints({2})}, {"p", Attribute::of_int(0)}})
+  EXPECT_FALSE(run_single_op("LpPool", 11, {{tensor<float>({1, 2, 3}, {1, 1, 3})}}, {{"kernel_shape", ints({2})}, {"p", Attribute::of_int(0)}})
                    .ok());
 }
 
@@ -351,16 +302,16 @@ TEST(RefNn, PoolsRejectBadInput) {
 
 TEST(RefNn, GroupNormWithOneChannelPerGroupEqualsInstanceNorm) {
   const Dims xd = {2, 3, 2, 2};
-  auto x = ftensor(ramp(element_count(xd)), xd);
-  auto scale = ftensor({0.5f, 2.0f, -1.0f}, {3}), bias = ftensor({1.0f, 0.0f, 0.25f}, {3});
-  auto gn = run_op("GroupNormalization", 18, {{x}, {scale}, {bias}}, {{"num_groups", Attribute::of_int(3)}});
-  auto in = run_op("InstanceNormalization", 6, {{x}, {scale}, {bias}});
+  auto x = tensor<float>(ramp(element_count(xd)), xd);
+  auto scale = tensor<float>({0.5f, 2.0f, -1.0f}, {3}), bias = tensor<float>({1.0f, 0.0f, 0.25f}, {3});
+  auto gn = run_single_op("GroupNormalization", 18, {{x}, {scale}, {bias}}, {{"num_groups", Attribute::of_int(3)}});
+  auto in = run_single_op("InstanceNormalization", 6, {{x}, {scale}, {bias}});
   ASSERT_TRUE(gn.ok()) << gn.status().message();
   ASSERT_TRUE(in.ok()) << in.status().message();
   auto a = values((*gn)[0]), b = values((*in)[0]);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5) << i;
   // One group over all channels: every sample has mean 0 and variance ~1 (scale 1, bias 0).
-  auto one = run_op("GroupNormalization", 18, {{x}, {ftensor({1}, {1})}, {ftensor({0}, {1})}},
+  auto one = run_single_op("GroupNormalization", 18, {{x}, {tensor<float>({1}, {1})}, {tensor<float>({0}, {1})}},
                     {{"num_groups", Attribute::of_int(1)}});
   ASSERT_TRUE(one.ok()) << one.status().message();
   auto v = values((*one)[0]);
@@ -371,63 +322,63 @@ TEST(RefNn, GroupNormWithOneChannelPerGroupEqualsInstanceNorm) {
     EXPECT_NEAR(m / 12, 0.0, 1e-5);
     EXPECT_NEAR(s / 12, 1.0, 1e-3);
   }
-  EXPECT_FALSE(run_op("GroupNormalization", 18, {{x}, {scale}, {bias}}, {{"num_groups", Attribute::of_int(2)}}).ok());
+  EXPECT_FALSE(run_single_op("GroupNormalization", 18, {{x}, {scale}, {bias}}, {{"num_groups", Attribute::of_int(2)}}).ok());
 }
 
 TEST(RefNn, LayerNormStatisticsOutputs) {
-  auto x = ftensor({1, 2, 3, 4, 10, 10, 10, 14}, {2, 4});
-  auto out = run_op("LayerNormalization", 17, {{x}, {ftensor({1, 1, 1, 1}, {4})}}, {}, 3);
+  auto x = tensor<float>({1, 2, 3, 4, 10, 10, 10, 14}, {2, 4});
+  auto out = run_single_op("LayerNormalization", 17, {{x}, {tensor<float>({1, 1, 1, 1}, {4})}}, {}, 3);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ((*out)[1].dims(), (Dims{2, 1}));
   EXPECT_EQ(values((*out)[1]), (std::vector<float>{2.5f, 11.0f}));
   // Variances 1.25 and 3: InvStdDev = 1/sqrt(var + 1e-5).
   EXPECT_NEAR(values((*out)[2])[0], 1.0 / std::sqrt(1.25 + 1e-5), 1e-6);
   EXPECT_NEAR(values((*out)[2])[1], 1.0 / std::sqrt(3.0 + 1e-5), 1e-6);
-  EXPECT_FALSE(run_op("LayerNormalization", 17, {{x}, {ftensor({1, 1, 1, 1}, {4})}}, {{"axis", Attribute::of_int(2)}}).ok());
-  EXPECT_FALSE(run_op("LayerNormalization", 17, {{x}, {ftensor({1, 1, 1}, {3})}}).ok());
+  EXPECT_FALSE(run_single_op("LayerNormalization", 17, {{x}, {tensor<float>({1, 1, 1, 1}, {4})}}, {{"axis", Attribute::of_int(2)}}).ok());
+  EXPECT_FALSE(run_single_op("LayerNormalization", 17, {{x}, {tensor<float>({1, 1, 1}, {3})}}).ok());
 }
 
 TEST(RefNn, LpNormalizationAndMvn) {
-  auto x = ftensor({3, 4, 0, 0, -1, 1}, {3, 2});
-  auto l2 = run_op("LpNormalization", 1, {{x}});
+  auto x = tensor<float>({3, 4, 0, 0, -1, 1}, {3, 2});
+  auto l2 = run_single_op("LpNormalization", 1, {{x}});
   ASSERT_TRUE(l2.ok()) << l2.status().message();
   auto v = values((*l2)[0]);
   EXPECT_NEAR(v[0], 0.6, 1e-6);
   EXPECT_NEAR(v[1], 0.8, 1e-6);
   EXPECT_EQ(v[2], 0.0f);  // a zero row stays zero
-  auto l1 = run_op("LpNormalization", 1, {{x}}, {{"axis", Attribute::of_int(0)}, {"p", Attribute::of_int(1)}});
+  auto l1 = run_single_op("LpNormalization", 1, {{x}}, {{"axis", Attribute::of_int(0)}, {"p", Attribute::of_int(1)}});
   ASSERT_TRUE(l1.ok());
   EXPECT_NEAR(values((*l1)[0])[0], 0.75, 1e-6);
-  EXPECT_FALSE(run_op("LpNormalization", 1, {{x}}, {{"p", Attribute::of_int(3)}}).ok());
+  EXPECT_FALSE(run_single_op("LpNormalization", 1, {{x}}, {{"p", Attribute::of_int(3)}}).ok());
 
-  auto mvn = run_op("MeanVarianceNormalization", 13, {{ftensor(ramp(12), {1, 3, 2, 2})}}, {{"axes", ints({1, 2, 3})}});
+  auto mvn = run_single_op("MeanVarianceNormalization", 13, {{tensor<float>(ramp(12), {1, 3, 2, 2})}}, {{"axes", ints({1, 2, 3})}});
   ASSERT_TRUE(mvn.ok()) << mvn.status().message();
   double m = 0, s = 0;
   for (float f : values((*mvn)[0])) m += f, s += f * f;
   EXPECT_NEAR(m / 12, 0.0, 1e-5);
   EXPECT_NEAR(s / 12, 1.0, 1e-4);
-  EXPECT_FALSE(run_op("MeanVarianceNormalization", 13, {{ftensor(ramp(4), {2, 2})}}, {{"axes", ints({3})}}).ok());
+  EXPECT_FALSE(run_single_op("MeanVarianceNormalization", 13, {{tensor<float>(ramp(4), {2, 2})}}, {{"axes", ints({3})}}).ok());
 }
 
 TEST(RefNn, BatchNormAndLrnRejectBadInput) {
-  auto x = ftensor(ramp(12), {1, 3, 2, 2});
-  auto c3 = ftensor({1, 1, 1}, {3});
-  EXPECT_TRUE(run_op("BatchNormalization", 15, {{x}, {c3}, {c3}, {c3}, {c3}}).ok());
-  EXPECT_FALSE(run_op("BatchNormalization", 15, {{x}, {c3}, {ftensor({1, 1}, {2})}, {c3}, {c3}}).ok());
-  EXPECT_FALSE(run_op("LRN", 13, {{x}}, {{"size", Attribute::of_int(0)}}).ok());
-  EXPECT_FALSE(run_op("InstanceNormalization", 6, {{ftensor(ramp(6), {2, 3})}, {c3}, {c3}}).ok());
+  auto x = tensor<float>(ramp(12), {1, 3, 2, 2});
+  auto c3 = tensor<float>({1, 1, 1}, {3});
+  EXPECT_TRUE(run_single_op("BatchNormalization", 15, {{x}, {c3}, {c3}, {c3}, {c3}}).ok());
+  EXPECT_FALSE(run_single_op("BatchNormalization", 15, {{x}, {c3}, {tensor<float>({1, 1}, {2})}, {c3}, {c3}}).ok());
+  EXPECT_FALSE(run_single_op("LRN", 13, {{x}}, {{"size", Attribute::of_int(0)}}).ok());
+  EXPECT_FALSE(run_single_op("InstanceNormalization", 6, {{tensor<float>(ramp(6), {2, 3})}, {c3}, {c3}}).ok());
 }
 
 TEST(RefNn, DropoutInferenceIsIdentityWithTrueMask) {
-  auto x = ftensor(ramp(6), {2, 3});
-  auto out = run_op("Dropout", 13, {{x}, {Tensor::scalar<float>(0.5f)}, {Tensor::scalar<bool>(false)}}, {}, 2);
+  auto x = tensor<float>(ramp(6), {2, 3});
+  auto out = run_single_op("Dropout", 13, {{x}, {Tensor::scalar<float>(0.5f)}, {Tensor::scalar<bool>(false)}}, {}, 2);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values((*out)[0]), values(x));
   for (bool b : (*out)[1].span<const bool>()) EXPECT_TRUE(b);
   // Training with ratio 1 is undefined (scale 1/(1-ratio)).
-  EXPECT_FALSE(run_op("Dropout", 13, {{x}, {Tensor::scalar<float>(1.0f)}, {Tensor::scalar<bool>(true)}}).ok());
+  EXPECT_FALSE(run_single_op("Dropout", 13, {{x}, {Tensor::scalar<float>(1.0f)}, {Tensor::scalar<bool>(true)}}).ok());
   // Old opsets: the mask has X's type.
-  auto old = run_op("Dropout", 7, {{x}}, {{"ratio", Attribute::of_float(0.3f)}}, 2);
+  auto old = run_single_op("Dropout", 7, {{x}}, {{"ratio", Attribute::of_float(0.3f)}}, 2);
   ASSERT_TRUE(old.ok()) << old.status().message();
   EXPECT_EQ((*old)[1].dtype(), DataType::kF32);
   EXPECT_EQ(values((*old)[1]), std::vector<float>(6, 1.0f));

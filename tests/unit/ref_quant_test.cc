@@ -8,80 +8,25 @@
 #include <string>
 #include <vector>
 
-#include "ir/graph.h"
-#include "ir/op_def.h"
-#include "ir/shape_inference.h"
-#include "runtime/graph_runner.h"
+#include "tests/support/single_op.h"
 
 namespace kiln {
 namespace {
 
-struct In {
-  Tensor value;
-  bool constant = false;  // constants are visible to shape inference
-};
-
-// Builds a one-node graph, validates and infers it, and runs it on the reference backend.
-Result<std::vector<Tensor>> run_op(const std::string& op, int opset, const std::vector<In>& inputs,
-                                   std::map<std::string, Attribute> attrs = {}, int num_outputs = 1) {
-  Graph g;
-  g.opset_imports[""] = opset;
-  auto node = std::make_unique<Node>();
-  node->op_type = op;
-  node->name = "n";
-  node->opset = opset;
-  node->def = find_op_def("", op);
-  if (!node->def) return Status::unsupported("no op def for " + op);
-  std::map<std::string, Tensor, std::less<>> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].value.defined()) {
-      node->inputs.push_back(nullptr);
-      continue;
-    }
-    Value* v = g.add_value("in" + std::to_string(i),
-                           {inputs[i].value.dtype(), Shape::from_dims(inputs[i].value.dims())});
-    if (inputs[i].constant) {
-      v->constant = inputs[i].value;
-    } else {
-      g.inputs.push_back(v);
-      feeds["in" + std::to_string(i)] = inputs[i].value;
-    }
-    node->inputs.push_back(v);
-  }
-  for (int i = 0; i < num_outputs; ++i) {
-    Value* v = g.add_value("out" + std::to_string(i));
-    node->outputs.push_back(v);
-    g.outputs.push_back(v);
-  }
-  node->attrs.insert(attrs.begin(), attrs.end());
-  KILN_RETURN_IF_ERROR(validate_node(*g.add_node(std::move(node)), *find_op_def("", op)));
-  KILN_RETURN_IF_ERROR(infer_shapes(g));
-  KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(g));
-  return runner.run(feeds);
-}
-
-template <typename T>
-Tensor tensor(const std::vector<T>& v, Dims d) {
-  return Tensor::from_vector<T>(v, std::move(d));
-}
-template <typename T>
-std::vector<T> values(const Tensor& t) {
-  auto s = t.span<T>();
-  return {s.begin(), s.end()};
-}
+using namespace kiln::testing;  // NOLINT(google-build-using-namespace): run_single_op, tensor, values
 
 TEST(RefQuant, QuantizeLinearRoundsHalfToEvenAndSaturates) {
   auto x = tensor<float>({0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1000.0f, -1000.0f, 3.49f}, {8});
-  auto out = run_op("QuantizeLinear", 13, {{x}, {Tensor::scalar(1.0f)}, {Tensor::scalar<uint8_t>(0)}});
+  auto out = run_single_op("QuantizeLinear", 13, {{x}, {Tensor::scalar(1.0f)}, {Tensor::scalar<uint8_t>(0)}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values<uint8_t>((*out)[0]), (std::vector<uint8_t>{0, 2, 2, 0, 0, 255, 0, 3}));
-  out = run_op("QuantizeLinear", 13, {{x}, {Tensor::scalar(1.0f)}, {Tensor::scalar<int8_t>(1)}});
+  out = run_single_op("QuantizeLinear", 13, {{x}, {Tensor::scalar(1.0f)}, {Tensor::scalar<int8_t>(1)}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values<int8_t>((*out)[0]), (std::vector<int8_t>{1, 3, 3, 1, -1, 127, -128, 4}));
 }
 
 TEST(RefQuant, QuantizeLinearWithoutZeroPointIsUint8) {
-  auto out = run_op("QuantizeLinear", 13, {{tensor<float>({-1.0f, 4.0f, 600.0f}, {3})}, {Tensor::scalar(2.0f)}});
+  auto out = run_single_op("QuantizeLinear", 13, {{tensor<float>({-1.0f, 4.0f, 600.0f}, {3})}, {Tensor::scalar(2.0f)}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ((*out)[0].dtype(), DataType::kU8);
   EXPECT_EQ(values<uint8_t>((*out)[0]), (std::vector<uint8_t>{0, 2, 255}));
@@ -90,7 +35,7 @@ TEST(RefQuant, QuantizeLinearWithoutZeroPointIsUint8) {
 TEST(RefQuant, QuantizeLinearPerAxisNegativeAxis) {
   // x [2,3], per-column scales on axis -1.
   auto x = tensor<float>({1, 2, 3, 4, 5, 6}, {2, 3});
-  auto out = run_op("QuantizeLinear", 13,
+  auto out = run_single_op("QuantizeLinear", 13,
                     {{x}, {tensor<float>({1.0f, 2.0f, 4.0f}, {3})}, {tensor<uint8_t>({0, 10, 20}, {3})}},
                     {{"axis", Attribute::of_int(-1)}});
   ASSERT_TRUE(out.ok()) << out.status().message();
@@ -99,17 +44,17 @@ TEST(RefQuant, QuantizeLinearPerAxisNegativeAxis) {
 
 TEST(RefQuant, QuantizeLinearBadAxisOrScaleIsAnError) {
   auto x = tensor<float>({1, 2, 3, 4, 5, 6}, {2, 3});
-  auto out = run_op("QuantizeLinear", 13, {{x}, {tensor<float>({1, 1, 1}, {3})}}, {{"axis", Attribute::of_int(2)}});
+  auto out = run_single_op("QuantizeLinear", 13, {{x}, {tensor<float>({1, 1, 1}, {3})}}, {{"axis", Attribute::of_int(2)}});
   EXPECT_FALSE(out.ok());
-  out = run_op("QuantizeLinear", 13, {{x}, {tensor<float>({1, 1, 1, 1}, {4})}}, {{"axis", Attribute::of_int(1)}});
+  out = run_single_op("QuantizeLinear", 13, {{x}, {tensor<float>({1, 1, 1, 1}, {4})}}, {{"axis", Attribute::of_int(1)}});
   EXPECT_FALSE(out.ok());
-  out = run_op("QuantizeLinear", 13, {{x}, {tensor<float>({1, 1, 1}, {3})}, {tensor<uint8_t>({1, 1}, {2})}});
+  out = run_single_op("QuantizeLinear", 13, {{x}, {tensor<float>({1, 1, 1}, {3})}, {tensor<uint8_t>({1, 1}, {2})}});
   EXPECT_FALSE(out.ok());
 }
 
 TEST(RefQuant, QuantizeLinearBlocked) {
   // x [1,4] in blocks of 2 along axis 1: scales [1,2].
-  auto out = run_op("QuantizeLinear", 21,
+  auto out = run_single_op("QuantizeLinear", 21,
                     {{tensor<float>({2, 4, 2, 4}, {1, 4})}, {tensor<float>({2.0f, 1.0f}, {1, 2})}},
                     {{"axis", Attribute::of_int(1)}, {"block_size", Attribute::of_int(2)}});
   ASSERT_TRUE(out.ok()) << out.status().message();
@@ -117,10 +62,10 @@ TEST(RefQuant, QuantizeLinearBlocked) {
 }
 
 TEST(RefQuant, DequantizeLinearInt32AndPerAxis) {
-  auto out = run_op("DequantizeLinear", 13, {{tensor<int32_t>({-5, 0, 7}, {3})}, {Tensor::scalar(0.5f)}});
+  auto out = run_single_op("DequantizeLinear", 13, {{tensor<int32_t>({-5, 0, 7}, {3})}, {Tensor::scalar(0.5f)}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values<float>((*out)[0]), (std::vector<float>{-2.5f, 0.0f, 3.5f}));
-  out = run_op("DequantizeLinear", 13,
+  out = run_single_op("DequantizeLinear", 13,
                {{tensor<uint8_t>({10, 20, 30, 40}, {2, 2})}, {tensor<float>({1.0f, 0.5f}, {2})},
                 {tensor<uint8_t>({10, 20}, {2})}},
                {{"axis", Attribute::of_int(0)}});
@@ -129,7 +74,7 @@ TEST(RefQuant, DequantizeLinearInt32AndPerAxis) {
 }
 
 TEST(RefQuant, DynamicQuantizeLinearAllZeros) {
-  auto out = run_op("DynamicQuantizeLinear", 11, {{tensor<float>({0, 0, 0}, {3})}}, {}, 3);
+  auto out = run_single_op("DynamicQuantizeLinear", 11, {{tensor<float>({0, 0, 0}, {3})}}, {}, 3);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values<uint8_t>((*out)[0]), (std::vector<uint8_t>{0, 0, 0}));
   EXPECT_TRUE(std::isfinite((*out)[1].data<float>()[0]));
@@ -140,7 +85,7 @@ TEST(RefQuant, MatMulIntegerPerColumnZeroPointMatchesNaive) {
   std::vector<uint8_t> a = {1, 2, 3, 250, 4, 0};
   std::vector<int8_t> b = {-128, 127, 5, -6, 0, 3};
   std::vector<int8_t> bz = {1, -2};
-  auto out = run_op("MatMulInteger", 10,
+  auto out = run_single_op("MatMulInteger", 10,
                     {{tensor(a, {2, 3})}, {tensor(b, {3, 2})}, {Tensor::scalar<uint8_t>(3)}, {tensor(bz, {2})}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ((*out)[0].dims(), (Dims{2, 2}));
@@ -152,9 +97,9 @@ TEST(RefQuant, MatMulIntegerPerColumnZeroPointMatchesNaive) {
 }
 
 TEST(RefQuant, MatMulIntegerShapeMismatchIsAnError) {
-  auto out = run_op("MatMulInteger", 10, {{tensor<uint8_t>({1, 2, 3}, {1, 3})}, {tensor<uint8_t>({1, 2}, {2, 1})}});
+  auto out = run_single_op("MatMulInteger", 10, {{tensor<uint8_t>({1, 2, 3}, {1, 3})}, {tensor<uint8_t>({1, 2}, {2, 1})}});
   EXPECT_FALSE(out.ok());
-  out = run_op("MatMulInteger", 10,
+  out = run_single_op("MatMulInteger", 10,
                {{tensor<uint8_t>({1, 2}, {1, 2})}, {tensor<uint8_t>({1, 2}, {2, 1})}, {tensor<uint8_t>({1, 2, 3}, {3})}});
   EXPECT_FALSE(out.ok());
 }
@@ -162,7 +107,7 @@ TEST(RefQuant, MatMulIntegerShapeMismatchIsAnError) {
 TEST(RefQuant, QLinearMatMulSaturatesAndRoundsHalfToEven) {
   // 1x1 matmuls: acc = (a - 0) * (b - 0); y = round(acc * 0.5) + 0.
   auto run = [](uint8_t a, uint8_t b) {
-    auto out = run_op("QLinearMatMul", 10,
+    auto out = run_single_op("QLinearMatMul", 10,
                       {{tensor<uint8_t>({a}, {1, 1})}, {Tensor::scalar(1.0f)}, {Tensor::scalar<uint8_t>(0)},
                        {tensor<uint8_t>({b}, {1, 1})}, {Tensor::scalar(1.0f)}, {Tensor::scalar<uint8_t>(0)},
                        {Tensor::scalar(2.0f)}, {Tensor::scalar<uint8_t>(0)}});
@@ -178,19 +123,19 @@ TEST(RefQuant, ConvIntegerPaddingUsesZeroPointAndBadGroupIsAnError) {
   // x [1,1,3] u8, zp 2; w [1,1,3] all 1; pads 1: padded positions contribute nothing.
   auto x = tensor<uint8_t>({3, 4, 5}, {1, 1, 3});
   auto w = tensor<uint8_t>({1, 1, 1}, {1, 1, 3});
-  auto out = run_op("ConvInteger", 10, {{x}, {w}, {Tensor::scalar<uint8_t>(2)}},
+  auto out = run_single_op("ConvInteger", 10, {{x}, {w}, {Tensor::scalar<uint8_t>(2)}},
                     {{"pads", Attribute::of_ints({1, 1})}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values<int32_t>((*out)[0]), (std::vector<int32_t>{1 + 2, 1 + 2 + 3, 2 + 3}));
-  out = run_op("ConvInteger", 10, {{x}, {w}}, {{"group", Attribute::of_int(2)}});
+  out = run_single_op("ConvInteger", 10, {{x}, {w}}, {{"group", Attribute::of_int(2)}});
   EXPECT_FALSE(out.ok());
-  out = run_op("ConvInteger", 10, {{x}, {tensor<uint8_t>({1}, {1})}});
+  out = run_single_op("ConvInteger", 10, {{x}, {tensor<uint8_t>({1}, {1})}});
   EXPECT_FALSE(out.ok());
 }
 
 TEST(RefQuant, QLinearConvPerChannelScaleAndBias) {
   // x [1,1,1,1] = 10 (zp 0, scale 1); two output channels with w = 1, scales [1, 0.5], bias [1, -3]; y_scale 1.
-  auto out = run_op("QLinearConv", 10,
+  auto out = run_single_op("QLinearConv", 10,
                     {{tensor<uint8_t>({10}, {1, 1, 1, 1})}, {Tensor::scalar(1.0f)}, {Tensor::scalar<uint8_t>(0)},
                      {tensor<int8_t>({1, 1}, {2, 1, 1, 1})}, {tensor<float>({1.0f, 0.5f}, {2})},
                      {Tensor::scalar<int8_t>(0)}, {Tensor::scalar(1.0f)}, {Tensor::scalar<uint8_t>(0)},
@@ -230,10 +175,10 @@ TEST(RefQuant, LstmLayoutOneMatchesLayoutZero) {
   Tensor p = tensor(fill(D * 3 * H, 6.0f), {D, 3 * H});
   std::map<std::string, Attribute> attrs = {{"hidden_size", Attribute::of_int(H)},
                                             {"direction", Attribute::of_string("bidirectional")}};
-  auto a = run_op("LSTM", 14, {{x}, {w}, {r}, {bias}, {}, {h0}, {c0}, {p}}, attrs, 3);
+  auto a = run_single_op("LSTM", 14, {{x}, {w}, {r}, {bias}, {}, {h0}, {c0}, {p}}, attrs, 3);
   ASSERT_TRUE(a.ok()) << a.status().message();
   attrs["layout"] = Attribute::of_int(1);
-  auto b = run_op("LSTM", 14, {{swap01(x)}, {w}, {r}, {bias}, {}, {swap01(h0)}, {swap01(c0)}, {p}}, attrs, 3);
+  auto b = run_single_op("LSTM", 14, {{swap01(x)}, {w}, {r}, {bias}, {}, {swap01(h0)}, {swap01(c0)}, {p}}, attrs, 3);
   ASSERT_TRUE(b.ok()) << b.status().message();
   // layout 1: Y [B, T, D, H] = Y0 [T, D, B, H] with axes (2, 0, 1, 3); Y_h/Y_c [B, D, H].
   const Tensor& y0 = (*a)[0];
@@ -259,7 +204,7 @@ TEST(RefQuant, RnnSequenceLensZeroPadsAndStopsEarly) {
   Tensor x = tensor(fill(T * B * I, 0.3f), {T, B, I});
   Tensor w = tensor(fill(H * I, 1.0f), {1, H, I});
   Tensor r = tensor(fill(H * H, 2.0f), {1, H, H});
-  auto out = run_op("RNN", 14, {{x}, {w}, {r}, {}, {tensor<int32_t>({3, 1}, {B})}},
+  auto out = run_single_op("RNN", 14, {{x}, {w}, {r}, {}, {tensor<int32_t>({3, 1}, {B})}},
                     {{"hidden_size", Attribute::of_int(H)}}, 2);
   ASSERT_TRUE(out.ok()) << out.status().message();
   const float* y = (*out)[0].data<float>();
@@ -280,16 +225,16 @@ TEST(RefQuant, RecurrentBadInputIsAnError) {
   Tensor w = tensor(fill(3 * H * 2, 1.0f), {1, 3 * H, 2});
   Tensor r = tensor(fill(3 * H * H, 2.0f), {1, 3 * H, H});
   std::map<std::string, Attribute> attrs = {{"hidden_size", Attribute::of_int(H)}};
-  EXPECT_TRUE(run_op("GRU", 14, {{x}, {w}, {r}}, attrs, 2).ok());
-  EXPECT_FALSE(run_op("GRU", 14, {{x}, {tensor(fill(2 * H * 2, 1.0f), {1, 2 * H, 2})}, {r}}, attrs, 2).ok());
-  EXPECT_FALSE(run_op("GRU", 14, {{x}, {w}, {r}, {}, {tensor<int32_t>({5}, {1})}}, attrs, 2).ok());
+  EXPECT_TRUE(run_single_op("GRU", 14, {{x}, {w}, {r}}, attrs, 2).ok());
+  EXPECT_FALSE(run_single_op("GRU", 14, {{x}, {tensor(fill(2 * H * 2, 1.0f), {1, 2 * H, 2})}, {r}}, attrs, 2).ok());
+  EXPECT_FALSE(run_single_op("GRU", 14, {{x}, {w}, {r}, {}, {tensor<int32_t>({5}, {1})}}, attrs, 2).ok());
   auto bad_act = attrs;
   bad_act["activations"] = Attribute::of_strings({"Sigmoid", "Nope"});
-  EXPECT_FALSE(run_op("GRU", 14, {{x}, {w}, {r}}, bad_act, 2).ok());
+  EXPECT_FALSE(run_single_op("GRU", 14, {{x}, {w}, {r}}, bad_act, 2).ok());
   auto bad_dir = attrs;
   bad_dir["direction"] = Attribute::of_string("sideways");
-  EXPECT_FALSE(run_op("GRU", 14, {{x}, {w}, {r}}, bad_dir, 2).ok());
-  EXPECT_FALSE(run_op("LSTM", 14, {{x}, {w}, {r}}, attrs, 3).ok());  // W has 3 gates, LSTM needs 4
+  EXPECT_FALSE(run_single_op("GRU", 14, {{x}, {w}, {r}}, bad_dir, 2).ok());
+  EXPECT_FALSE(run_single_op("LSTM", 14, {{x}, {w}, {r}}, attrs, 3).ok());  // W has 3 gates, LSTM needs 4
 }
 
 }  // namespace

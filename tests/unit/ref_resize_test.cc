@@ -11,79 +11,18 @@
 #include <string>
 #include <vector>
 
-#include "ir/graph.h"
-#include "ir/op_def.h"
-#include "ir/shape_inference.h"
-#include "runtime/graph_runner.h"
+#include "tests/support/single_op.h"
 
 namespace kiln {
 namespace {
 
-struct In {
-  Tensor value;
-  bool constant = false;  // constants are visible to shape inference
-};
+using namespace kiln::testing;  // NOLINT(google-build-using-namespace): run_single_op, tensor, values
 
-struct Built {
-  std::unique_ptr<Graph> graph = std::make_unique<Graph>();
-  std::map<std::string, Tensor, std::less<>> feeds;
-};
-
-// Builds a one-node graph, validates it and infers its types.
-Result<Built> build(const std::string& op, int opset, const std::vector<In>& inputs,
-                    std::map<std::string, Attribute> attrs) {
-  Built b;
-  Graph& g = *b.graph;
-  g.opset_imports[""] = opset;
-  auto node = std::make_unique<Node>();
-  node->op_type = op;
-  node->name = "n";
-  node->opset = opset;
-  node->def = find_op_def("", op);
-  if (!node->def) return Status::unsupported("no op def for " + op);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].value.defined()) {
-      node->inputs.push_back(nullptr);
-      continue;
-    }
-    Value* v = g.add_value("in" + std::to_string(i),
-                           {inputs[i].value.dtype(), Shape::from_dims(inputs[i].value.dims())});
-    if (inputs[i].constant) {
-      v->constant = inputs[i].value;
-    } else {
-      g.inputs.push_back(v);
-      b.feeds["in" + std::to_string(i)] = inputs[i].value;
-    }
-    node->inputs.push_back(v);
-  }
-  Value* out = g.add_value("out0");
-  node->outputs.push_back(out);
-  g.outputs.push_back(out);
-  node->attrs.insert(attrs.begin(), attrs.end());
-  KILN_RETURN_IF_ERROR(validate_node(*g.add_node(std::move(node)), *find_op_def("", op)));
-  KILN_RETURN_IF_ERROR(infer_shapes(g));
-  return b;
+// The first output of run_single_op.
+Result<Tensor> run_op(const std::string& op, int opset, const std::vector<OpInput>& inputs,
+                      const OpAttributes& attrs = {}) {
+  return first_output(run_single_op(op, opset, inputs, attrs));
 }
-
-Result<Tensor> run_op(const std::string& op, int opset, const std::vector<In>& inputs,
-                      std::map<std::string, Attribute> attrs = {}) {
-  KILN_ASSIGN_OR_RETURN(Built b, build(op, opset, inputs, std::move(attrs)));
-  KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(*b.graph));
-  KILN_ASSIGN_OR_RETURN(std::vector<Tensor> outs, runner.run(b.feeds));
-  return outs[0];
-}
-
-template <typename T>
-Tensor tensor(const std::vector<T>& v, Dims d) {
-  return Tensor::from_vector<T>(v, std::move(d));
-}
-template <typename T>
-std::vector<T> values(const Tensor& t) {
-  auto s = t.span<T>();
-  return {s.begin(), s.end()};
-}
-Tensor f32(const std::vector<float>& v) { return tensor<float>(v, {static_cast<int64_t>(v.size())}); }
-Tensor i64(const std::vector<int64_t>& v) { return tensor<int64_t>(v, {static_cast<int64_t>(v.size())}); }
 Attribute str(const char* s) { return Attribute::of_string(s); }
 
 void expect_near(const std::vector<float>& got, const std::vector<float>& want) {
@@ -120,7 +59,7 @@ TEST(RefResize, AxesWithKeepAspectRatioPolicy) {
   EXPECT_EQ(same->dims(), (Dims{1, 1, 2, 4}));
   EXPECT_EQ(values<float>(*same), values<float>(x));
   // not_smaller: scale 2 on both axes.
-  auto big = build("Resize", 18, {{x}, {}, {}, {i64({4, 4}), true}},
+  auto big = build_single_op("Resize", 18, {{x}, {}, {}, {i64({4, 4}), true}},
                    {{"axes", Attribute::of_ints({-2, -1})}, {"keep_aspect_ratio_policy", str("not_smaller")}});
   ASSERT_TRUE(big.ok()) << big.status().message();
   EXPECT_EQ(big->graph->outputs[0]->type.shape, Shape::from_dims({1, 1, 4, 8}));
@@ -128,7 +67,7 @@ TEST(RefResize, AxesWithKeepAspectRatioPolicy) {
 
 TEST(RefResize, InferenceFloorsConstantScales) {
   Tensor x(DataType::kF32, {1, 2, 3, 5});
-  auto b = build("Resize", 13, {{x}, {}, {f32({1, 1, 0.5f, 0.6f}), true}}, {});
+  auto b = build_single_op("Resize", 13, {{x}, {}, {f32({1, 1, 0.5f, 0.6f}), true}}, {});
   ASSERT_TRUE(b.ok()) << b.status().message();
   EXPECT_EQ(b->graph->outputs[0]->type.shape, Shape::from_dims({1, 2, 1, 3}));
   auto out = run_op("Resize", 13, {{x}, {}, {f32({1, 1, 0.5f, 0.6f}), true}});
