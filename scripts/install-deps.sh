@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libprotobuf-dev protobuf-compiler libonnx-dev   # ONNX import (the only protobuf users)
-  libfmt-dev nlohmann-json3-dev libcli11-dev libstb-dev libxxhash-dev
+  libfmt-dev nlohmann-json3-dev libcli11-dev libstb-dev libxxhash-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev                                       # fast CPU backend
   libonnx-testdata                                  # the official ONNX backend tests

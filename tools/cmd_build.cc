@@ -2,6 +2,9 @@
 //  [--dynamic-batch] [--min-shapes/--opt-shapes/--max-shapes NAME:AxBxC,...] [--workspace 1G] [--fp16-io]`
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -24,7 +27,31 @@ struct BuildArgs {
   std::string min_shapes, opt_shapes, max_shapes;
   std::string workspace = "1G";
   bool fp16_io = false;
+  BuildOptions::Int8 int8;
+  std::string keep_fp32;
 };
+
+// A progress bar with samples/s and ETA on a terminal; a plain line every 10% otherwise.
+void show_progress(int pass, int64_t done, int64_t total, double seconds) {
+  static int last_decile = -1;
+  double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+  double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+  if (isatty(fileno(stderr))) {
+    int width = 30, filled = static_cast<int>(width * done / std::max<int64_t>(total, 1));
+    std::fprintf(stderr, "\r  calibrating (pass %d/2: %s) [%s%s] %lld/%lld  %.1f samples/s  ETA %.0fs   ", pass,
+                 pass == 1 ? "ranges" : "histograms", std::string(filled, '=').c_str(),
+                 std::string(width - filled, ' ').c_str(), static_cast<long long>(done),
+                 static_cast<long long>(total), rate, eta);
+    if (done == total) std::fprintf(stderr, "\n");
+  } else {
+    int decile = static_cast<int>(10 * done / std::max<int64_t>(total, 1)) + pass * 100;
+    if (decile != last_decile) {
+      std::fprintf(stderr, "  calibrating pass %d/2: %lld/%lld samples, %.1f samples/s, ETA %.0fs\n", pass,
+                   static_cast<long long>(done), static_cast<long long>(total), rate, eta);
+      last_decile = decile;
+    }
+  }
+}
 
 Status check_overwrite(const std::string& path) {
   std::error_code ec;
@@ -45,10 +72,22 @@ Status run_build(const BuildArgs& args) {
   base.dynamic_batch = args.dynamic_batch;
   base.fp16_io = args.fp16_io;
   KILN_ASSIGN_OR_RETURN(base.input_profiles, parse_shape_profiles(args.min_shapes, args.opt_shapes, args.max_shapes));
+  base.int8 = args.int8;
+  base.int8.progress = show_progress;
+  for (size_t start = 0; start < args.keep_fp32.size();) {
+    size_t comma = args.keep_fp32.find(',', start);
+    std::string item = args.keep_fp32.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) base.int8.keep_fp32.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  bool can_int8 = !args.int8.calib_data.empty() ||
+                  (!args.int8.calib_cache.empty() && std::filesystem::exists(args.int8.calib_cache));
 
   std::vector<Precision> precisions;
   if (args.all) {
     precisions = {Precision::kFP32, Precision::kFP16};
+    if (can_int8) precisions.push_back(Precision::kINT8);
   } else {
     auto p = parse_precision(args.precision);
     if (!p) return Status::invalid_argument(fmt::format("unknown precision '{}' (fp32, fp16, int8)", args.precision));
@@ -70,7 +109,7 @@ Status run_build(const BuildArgs& args) {
     for (const std::string& line : report->log) std::cerr << "  [" << precision_name(p) << "] " << line << "\n";
     reports.push_back(*report);
   }
-  if (args.all) std::cout << "int8: skipped (needs calibration, not available in this version)\n";
+  if (args.all && !can_int8) std::cout << "int8: skipped (give --calib-data or an existing --calib-cache)\n";
 
   uint64_t fp32_bytes = 0;
   for (const auto& r : reports)
@@ -100,6 +139,17 @@ void add_build_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-shapes", args->max_shapes, "Per-input max shapes");
   cmd->add_option("--workspace", args->workspace, "Scratch memory kernels may use (e.g. 512M, 1G)")->capture_default_str();
   cmd->add_flag("--fp16-io", args->fp16_io, "FP16 engines take and return FP16 tensors");
+  auto& q = args->int8;
+  cmd->add_option("--calib-data", q.calib_data, "INT8: folder of images or .npy files, a .npy file, or an IDX file");
+  cmd->add_option("--preprocess", q.preprocess,
+                  "INT8: image preprocessing: a preset (imagenet, imagenet_bgr_mean, ...), key=value pairs, or a JSON file");
+  cmd->add_option("--calib-samples", q.calib_samples, "INT8: samples to calibrate on")->capture_default_str();
+  cmd->add_option("--calib-batch", q.calib_batch, "INT8: samples per calibration run")->capture_default_str();
+  cmd->add_option("--calib-method", q.calib_method, "INT8: entropy, minmax, percentile or mse")->capture_default_str();
+  cmd->add_option("--percentile", q.percentile, "INT8: percentile for --calib-method percentile")->capture_default_str();
+  cmd->add_option("--calib-cache", q.calib_cache, "INT8: TensorRT-format calibration cache to read (if it exists) or write");
+  cmd->add_option("--keep-fp32", args->keep_fp32, "INT8: node names or op types to keep in float, comma-separated");
+  cmd->add_option("--export-qdq", q.export_qdq, "INT8: also write the calibrated model as a Q/DQ ONNX model");
   cmd->callback([args, &exit_code] {
     Status s = run_build(*args);
     if (!s.ok()) {

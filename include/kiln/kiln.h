@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,6 +75,29 @@ struct BuildOptions {
   bool fp16_io = false;
   /// Backend to build for: "cpu" (the only one in this version).
   std::string backend = "cpu";
+  /// INT8 only: calibration and quantization settings.
+  struct Int8 {
+    /// Representative inputs: a folder of images (with `preprocess`), .npy files (a file or a folder; one
+    /// sample or a batch per file), or an MNIST/Fashion-MNIST IDX image file (.gz allowed).
+    std::string calib_data;
+    /// How to turn images into inputs: a preset ("imagenet", "imagenet_bgr_mean", ...), key=value pairs
+    /// ("resize=crop,channels=bgr,mean=104/117/123"), or a JSON file. IDX data uses only scale/mean/std.
+    std::string preprocess;
+    int64_t calib_samples = 500;  ///< MLPerf's calibration set size
+    int64_t calib_batch = 32;     ///< samples per calibration run; the scales do not depend on it
+    /// "entropy" (TensorRT's EntropyCalibration2), "minmax", "percentile", "mse".
+    std::string calib_method = "entropy";
+    double percentile = 99.99;
+    /// TensorRT-format calibration cache: read instead of calibrating when the file exists (and matches the
+    /// model and method), written after calibrating otherwise.
+    std::string calib_cache;
+    /// Node names or op types that stay in float (with Q/DQ at their borders).
+    std::vector<std::string> keep_fp32;
+    /// When set, also write the calibrated model as a standard Q/DQ ONNX model here.
+    std::string export_qdq;
+    /// Called during calibration: pass (1 ranges, 2 histograms), samples done, samples per pass, seconds.
+    std::function<void(int pass, int64_t done, int64_t total, double seconds)> progress;
+  } int8;
 };
 
 /// What a build did and produced.

@@ -13,7 +13,11 @@
 #include "kiln/kiln.h"
 #include "onnx/importer.h"
 #include "passes/pass_manager.h"
+#include "builder/calibrate.h"
 #include "passes/precision/convert_to_fp16.h"
+#include "passes/precision/fold_qdq.h"
+#include "passes/precision/quantize_int8.h"
+#include "quant/calibration_cache.h"
 #include "runtime/memory_plan.h"
 
 namespace kiln {
@@ -50,6 +54,58 @@ void log_fp16(const Fp16Report& r, std::vector<std::string>& log) {
   list("have nonzero values that become zero in FP16", r.flushed_to_zero);
 }
 
+// The calibration table for an INT8 build: from --calib-cache when it exists (and matches), else by
+// calibrating on --calib-data (and then written to --calib-cache when given).
+Result<CalibrationTable> obtain_calibration(const Graph& graph, const ResolvedProfile& profile,
+                                            const BuildOptions& options, std::vector<std::string>& log) {
+  const BuildOptions::Int8& o = options.int8;
+  KILN_ASSIGN_OR_RETURN(CalibrationMethod method, parse_calibration_method(o.calib_method));
+  std::vector<std::string> tensors = tensors_to_calibrate(graph);
+  std::error_code ec;
+  if (!o.calib_cache.empty() && std::filesystem::exists(o.calib_cache, ec)) {
+    KILN_ASSIGN_OR_RETURN(CalibrationTable table, read_calibration_cache(o.calib_cache));
+    Status match = compare_cache_with_model(table, tensors, calibration_algorithm_name(method));
+    if (!match.ok())
+      return match.with_context(fmt::format("calibration cache {} does not fit this model and method (delete it or "
+                                            "give another --calib-cache path to recalibrate)", o.calib_cache));
+    log.push_back(fmt::format("int8: read {} scales from calibration cache {}", table.scales.size(), o.calib_cache));
+    return table;
+  }
+  if (o.calib_data.empty())
+    return Status::invalid_argument(
+        "an INT8 build needs calibration: pass --calib-data PATH (a folder of images with --preprocess, .npy files, "
+        "or an MNIST-style IDX file) or --calib-cache FILE (written by kiln or TensorRT)");
+  const Value* input = nullptr;
+  for (const Value* v : graph.inputs)
+    if (!v->is_constant()) input = v;
+  if (!input) return Status::invalid_argument("the model has no runtime input to calibrate");
+  const InputProfile& p = profile.inputs.at(input->name);
+  Dims sample(p.opt.begin() + 1, p.opt.end());
+  CalibrationDataOptions data_options;
+  data_options.max_samples = o.calib_samples;
+  if (!o.preprocess.empty()) {
+    auto spec = std::filesystem::exists(o.preprocess, ec) ? load_preprocess_file(o.preprocess)
+                                                          : parse_preprocess_string(o.preprocess);
+    if (!spec.ok()) return spec.status().with_context("--preprocess");
+    data_options.preprocess = *spec;
+  }
+  KILN_ASSIGN_OR_RETURN(auto source, open_calibration_source(o.calib_data, input->type.dtype, sample, data_options));
+  log.push_back(fmt::format("int8: calibrating {} tensors with {} on {}", tensors.size(), o.calib_method,
+                            source->describe()));
+  CalibrateOptions calibrate_options;
+  calibrate_options.calibrator.method = method;
+  calibrate_options.calibrator.percentile = o.percentile;
+  calibrate_options.batch = o.calib_batch;
+  if (o.progress)
+    calibrate_options.progress = [&](const CalibrationProgress& pr) { o.progress(pr.pass, pr.done, pr.total, pr.seconds); };
+  KILN_ASSIGN_OR_RETURN(CalibrationTable table, calibrate(graph, tensors, *source, calibrate_options));
+  if (!o.calib_cache.empty()) {
+    KILN_RETURN_IF_ERROR(write_calibration_cache(o.calib_cache, table));
+    log.push_back(fmt::format("int8: wrote calibration cache {}", o.calib_cache));
+  }
+  return table;
+}
+
 }  // namespace
 
 Result<BuildReport> build_engine(const std::string& model_path, const std::string& engine_path,
@@ -60,8 +116,6 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   report.precision = options.precision;
   if (options.backend != "cpu")
     return Status::unsupported(fmt::format("backend '{}' is not available in this build (available: cpu)", options.backend));
-  if (options.precision == Precision::kINT8)
-    return Status::unsupported("INT8 engines need calibration, which this version of kiln does not have yet");
   std::error_code ec;
   if (std::filesystem::exists(engine_path, ec) &&
       std::filesystem::equivalent(engine_path, model_path, ec))
@@ -71,6 +125,10 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   std::string base_dir = std::filesystem::path(model_path).parent_path().string();
   KILN_ASSIGN_OR_RETURN(Graph graph, import_onnx_bytes(bytes, base_dir.empty() ? "." : base_dir, model_path));
 
+  // Initializers that old models (IR < 4) also list as inputs are weights in an engine, not inputs: an
+  // engine's inputs are the tensors fed at run time (TensorRT does the same).
+  size_t listed = std::erase_if(graph.inputs, [](const Value* v) { return v->is_constant(); });
+  if (listed) report.log.push_back(fmt::format("{} initializers listed as graph inputs are fixed weights", listed));
   KILN_ASSIGN_OR_RETURN(ResolvedProfile profile, resolve_profile(graph, options));
   std::map<std::string, std::vector<Dim>> symbolic;
   for (const Value* in : graph.inputs)
@@ -86,6 +144,25 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
     Fp16Report fp16;
     KILN_RETURN_IF_ERROR(convert_to_fp16(graph, options.fp16_io, &fp16).with_context(model_path));
     log_fp16(fp16, report.log);
+  }
+  nlohmann::json int8_meta;
+  if (options.precision == Precision::kINT8) {
+    KILN_ASSIGN_OR_RETURN(CalibrationTable table, obtain_calibration(graph, profile, options, report.log));
+    Int8Options int8_options;
+    int8_options.keep_fp32.insert(options.int8.keep_fp32.begin(), options.int8.keep_fp32.end());
+    Int8Report int8;
+    KILN_RETURN_IF_ERROR(quantize_int8(graph, table, int8_options, &int8).with_context(model_path));
+    FoldQdqReport folded;
+    KILN_RETURN_IF_ERROR(fold_qdq(graph, &folded).with_context(model_path));
+    report.log.push_back(int8.to_string());
+    nlohmann::json floats = nlohmann::json::array();
+    for (const Int8NodeDecision& d : int8.nodes)
+      if (!d.int8) floats.push_back({{"node", d.node}, {"op_type", d.op_type}, {"reason", d.reason}, {"macs", d.macs}});
+    int8_meta = {{"calibration", {{"method", options.int8.calib_method}, {"algorithm", table.algorithm},
+                                  {"tensors", table.scales.size()}}},
+                 {"macs_total", int8.macs_total}, {"macs_int8", int8.macs_int8},
+                 {"int8_mac_share", int8.int8_mac_share()}, {"nodes_int8", int8.nodes_int8},
+                 {"nodes_float", int8.nodes_float}, {"float_nodes", floats}};
   }
   for (Value* in : graph.inputs)  // fp16_io changes input dtypes, not shapes
     if (symbolic.count(in->name)) symbolic[in->name] = in->type.shape.dims();
@@ -127,6 +204,7 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
       {"memory_plan", {{"arena_bytes", plan.arena_bytes}, {"values", values}}},
       {"build", {{"workspace_bytes", options.workspace_bytes}, {"fp16_io", options.fp16_io}}},
   };
+  if (!int8_meta.is_null()) meta["int8"] = int8_meta;
   KILN_RETURN_IF_ERROR(write_engine(engine_path, graph, meta));
   report.engine_bytes = std::filesystem::file_size(engine_path, ec);
   report.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

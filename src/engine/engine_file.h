@@ -24,8 +24,9 @@
 //     u32 kind, u32 flags (0), u64 offset, u64 size, u64 alignment (power of two; offset % alignment == 0)
 //   sections (each kind exactly once; unknown kinds are skipped so a minor addition stays readable):
 //     1 METADATA      JSON object (see below), the only part `kiln inspect` needs
-//     2 GRAPH         the kiln-ir text form (ir/text_format.h); every non-string constant prints as
-//                     `= @blob_N` and resolves to a blob of WEIGHTS
+//     2 GRAPH         the kiln-ir text form (ir/text_format.h); every constant over 16 bytes prints as
+//                     `= @blob_N` and resolves to a blob of WEIGHTS; strings and tiny constants (scales,
+//                     zero points, shape vectors) print inline, exactly
 //     3 WEIGHT_INDEX  JSON array: [{"id": "blob_0", "offset": o, "size": s, "dtype": "f32", "dims": [..]}]
 //                     offsets relative to WEIGHTS, each a multiple of 64, size == elements * dtype size
 //     4 WEIGHTS       64-byte-aligned raw tensor bytes (row-major, native little-endian), zero padding

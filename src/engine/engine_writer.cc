@@ -73,6 +73,7 @@ Result<std::string> serialize_engine(const Graph& graph, const nlohmann::json& m
   if (!meta.contains("io"))
     meta["io"] = {{"inputs", io_to_json(graph.inputs, true)}, {"outputs", io_to_json(graph.outputs, false)}};
 
+  constexpr size_t kInlineConstantBytes = 16;
   // Blob ids follow the text form's order of constants, so ids (and the file) are deterministic.
   std::vector<Blob> blobs;
   Status constant_error;
@@ -80,6 +81,9 @@ Result<std::string> serialize_engine(const Graph& graph, const nlohmann::json& m
   TextOptions text_options;
   text_options.constant_reference = [&](const Value& v) -> std::optional<std::string> {
     if (v.constant->dtype() == DataType::kString) return std::nullopt;  // no fixed-size bytes: stays inline
+    // Scalars and tiny vectors (quantization scales and zero points, shape constants) print exactly in the
+    // graph text; a blob each would cost 64-byte padding plus an index entry.
+    if (v.constant->byte_size() <= kInlineConstantBytes) return std::nullopt;
     if (Status s = check_constant(v); !s.ok() && constant_error.ok()) constant_error = s;
     uint64_t offset = align_up(weights_size, kEngineBlobAlignment);
     blobs.push_back({fmt::format("blob_{}", blobs.size()), &*v.constant, offset});

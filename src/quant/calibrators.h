@@ -33,6 +33,10 @@
 //   from bin start_bin on (pytorch-quantization's `_compute_amax_mse`), plus max |x|.
 //
 // A histogram with no data or an all-zero one gives amax 0 (scale 0: "all zeros" in the CalibrationTable).
+//
+// On 1M samples of N(0, 1) plus six outliers up to 20 σ (2048 bins; tests/unit/quant_calibrators_test.cc):
+// entropy 4.40 σ (a port of pytorch-quantization's variant: 4.39 σ), percentile 99.99 → 3.91 σ (closed form
+// 3.89 σ), minmax 20, mse 6.8 (the outliers dominate the squared error; 3.93 σ without them, ACIQ's 3.92 σ).
 #pragma once
 
 #include <map>

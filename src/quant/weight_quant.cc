@@ -107,6 +107,7 @@ Result<QuantizedBias> quantize_bias(std::span<const float> bias, float input_sca
 int8_t requantize(int32_t accumulator, double multiplier, int32_t zero_point, int32_t qmin, int32_t qmax) {
   // |acc| < 2^31 and a double has 53 bits: the product is rounded once, then the tie rule applies exactly.
   double v = round_half_even(static_cast<double>(accumulator) * multiplier) + static_cast<double>(zero_point);
+  if (std::isnan(v)) v = zero_point;  // a NaN multiplier is a caller bug; never cast NaN to an integer
   return static_cast<int8_t>(std::clamp(v, static_cast<double>(qmin), static_cast<double>(qmax)));
 }
 

@@ -26,10 +26,10 @@ opset "" 13
 input %x: f32[N,4]
 const %w: f32[4,4] = [1, 2, 3, 4, 5, 6, 7, 8, -1, -2, -3, -4, 0.5, 0.25, 0.125, 1e-08]
 const %b: f32[4] = [0.5, -1, 2, 0]
-const %half: f16[3] = [1, -0.5, 65504]
-const %q: i8[5] = [-128, -1, 0, 1, 127]
+const %half: f16[9] = [1, -0.5, 65504, 0, -0, 2, 3, 4, 5]
+const %q: i8[17] = [-128, -1, 0, 1, 127, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
 const %shape: i64[2] = [-1, 2]
-const %mask: bool[4] = [true, false, false, true]
+const %mask: bool[17] = [true, false, false, true, true, true, true, true, true, true, true, true, true, true, true, false, true]
 const %labels: string[2] = ["a", "b c"]
 const %empty: f32[0] = []
 node "mm" MatMul<13>(%x, %w) -> (%y: f32[N,4])
@@ -109,7 +109,7 @@ TEST_F(EngineFileTest, RoundTripKeepsGraphAndConstantBytesWithZeroCopyWeights) {
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   EXPECT_EQ(print_graph(loaded->graph), print_graph(graph_));
   EXPECT_EQ(loaded->format_version, kEngineFormatVersion);
-  EXPECT_EQ(loaded->blob_count, 7u);  // every constant but the strings
+  EXPECT_EQ(loaded->blob_count, 4u);  // w, half, q, mask: strings and constants of <= 16 bytes stay inline
 
   for (const char* name : {"w", "b", "half", "q", "shape", "mask", "labels", "empty"}) {
     SCOPED_TRACE(name);
@@ -124,6 +124,7 @@ TEST_F(EngineFileTest, RoundTripKeepsGraphAndConstantBytesWithZeroCopyWeights) {
     ASSERT_EQ(b->constant->byte_size(), a->constant->byte_size());
     if (a->constant->byte_size() == 0) continue;
     EXPECT_EQ(std::memcmp(a->constant->raw(), b->constant->raw(), a->constant->byte_size()), 0);
+    if (a->constant->byte_size() <= 16) continue;  // inline in the graph text (b, shape), not a blob
     EXPECT_TRUE(loaded->mapping->contains(b->constant->raw(), b->constant->byte_size()));
     EXPECT_EQ(reinterpret_cast<uintptr_t>(b->constant->raw()) % kEngineBlobAlignment, 0u);
   }
@@ -282,10 +283,10 @@ TEST_F(EngineFileTest, StructureIsCheckedEvenWithAValidChecksum) {
   misaligned.replace(at, 12, "\"offset\":65,");
   reseal(misaligned);
   m = load_error(misaligned);
-  EXPECT_TRUE(contains(m, "blob blob_1 (16 bytes at 65) is misaligned or outside WEIGHTS")) << m;
+  EXPECT_TRUE(contains(m, "blob blob_1 (18 bytes at 65) is misaligned or outside WEIGHTS")) << m;
 
   std::string dangling = file;
-  at = dangling.find("@blob_6");
+  at = dangling.find("@blob_3");
   ASSERT_NE(at, std::string::npos);
   dangling.replace(at, 7, "@blob_9");
   reseal(dangling);

@@ -6,10 +6,7 @@ using namespace kiln::testing;
 
 namespace {
 // scale/sqrt(var+eps) = [2, 0.5] with eps 0 (var 0.25 and 4); shift = bias - mean*s.
-const char* kConvBn = R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[1,1,3,3]
+const std::string kConvBn = opset13_ir(R"(input %x: f32[1,1,3,3]
 const %w: f32[2,1,1,1] = [1, 3]
 const %b: f32[2] = [1, -1]
 const %scale: f32[2] = [1, 1]
@@ -19,7 +16,7 @@ const %var: f32[2] = [0.25, 4]
 node "conv" Conv<13>(%x, %w, %b) -> (%c: f32[1,2,3,3])
 node "bn" BatchNormalization<13>(%c, %scale, %bias, %mean, %var) -> (%y: f32[1,2,3,3]) {epsilon: float = 0}
 output %y
-)";
+)");
 }  // namespace
 
 TEST(FoldBatchNorm, IntoConvScalesWeightsAndBias) {
@@ -31,23 +28,18 @@ TEST(FoldBatchNorm, IntoConvScalesWeightsAndBias) {
   EXPECT_TRUE(has_line(out, "const %bn_bias: f32[2] = [0.5, -1.5]")) << out;
   EXPECT_TRUE(has_line(out, "node \"conv\" Conv<13>(%x, %w_bn, %bn_bias) -> (%y: f32[1,2,3,3])")) << out;
   EXPECT_EQ(out.find("BatchNormalization<"), std::string::npos) << out;
-  Graph a = parse_text(kConvBn), b = parse_text(kConvBn);
-  apply(fold_batchnorm, b);
-  expect_same_outputs(a, b, random_inputs(a), 1e-5);
+  expect_pass_keeps_outputs(fold_batchnorm, kConvBn, 1e-5);
 }
 
 TEST(FoldBatchNorm, StandaloneBecomesMulAdd) {
-  const char* text = R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[1,2,2,2]
+  const std::string text = opset13_ir(R"(input %x: f32[1,2,2,2]
 const %scale: f32[2] = [1, 1]
 const %bias: f32[2] = [0.5, 0]
 const %mean: f32[2] = [1, 2]
 const %var: f32[2] = [0.25, 4]
 node "bn" BatchNormalization<13>(%x, %scale, %bias, %mean, %var) -> (%y: f32[1,2,2,2]) {epsilon: float = 0}
 output %y
-)";
+)");
   PassCounts counts;
   std::string out = pass_text(fold_batchnorm, text, &counts);
   EXPECT_EQ(counts["standalone"], 1);
@@ -55,9 +47,7 @@ output %y
   EXPECT_TRUE(has_line(out, "const %bn_shift: f32[2,1,1] = [-1.5, -1]")) << out;
   EXPECT_TRUE(has_line(out, "node \"bn\" Mul<14>(%x, %bn_scale) -> (%bn_scaled: f32[1,2,2,2])")) << out;
   EXPECT_TRUE(has_line(out, "node \"bn_shift\" Add<14>(%bn_scaled, %bn_shift) -> (%y: f32[1,2,2,2])")) << out;
-  Graph a = parse_text(text), b = parse_text(text);
-  apply(fold_batchnorm, b);
-  expect_same_outputs(a, b, random_inputs(a), 1e-5);
+  expect_pass_keeps_outputs(fold_batchnorm, text, 1e-5);
 }
 
 TEST(FoldBatchNorm, ConvWithAnotherReaderKeepsItsOutput) {
@@ -71,10 +61,7 @@ TEST(FoldBatchNorm, ConvWithAnotherReaderKeepsItsOutput) {
 }
 
 TEST(FoldBatchNorm, IntoGemmAndMatMul) {
-  const char* text = R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[3,2]
+  const std::string text = opset13_ir(R"(input %x: f32[3,2]
 const %w: f32[2,2] = [1, 2, 3, 4]
 const %c: f32[2] = [1, -1]
 const %scale: f32[2] = [1, 1]
@@ -87,14 +74,12 @@ node "mm" MatMul<13>(%x, %w) -> (%m: f32[3,2])
 node "bn2" BatchNormalization<13>(%m, %scale, %bias, %mean, %var) -> (%y2: f32[3,2]) {epsilon: float = 0}
 output %y1
 output %y2
-)";
+)");
   PassCounts counts;
   std::string out = pass_text(fold_batchnorm, text, &counts);
   EXPECT_EQ(counts["gemm"], 1);
   EXPECT_EQ(counts["matmul"], 1);
   EXPECT_TRUE(has_line(out, "const %w_bn: f32[2,2] = [2, 1, 6, 2]")) << out;
   EXPECT_TRUE(has_line(out, "node \"bn2\" Add<14>(%m, %bn2_bias) -> (%y2: f32[3,2])")) << out;
-  Graph a = parse_text(text), b = parse_text(text);
-  apply(fold_batchnorm, b);
-  expect_same_outputs(a, b, random_inputs(a), 1e-5);
+  expect_pass_keeps_outputs(fold_batchnorm, text, 1e-5);
 }

@@ -6,17 +6,14 @@ using namespace kiln::testing;
 
 TEST(FoldConstants, EvaluatesConstantSubgraphs) {
   PassCounts counts;
-  std::string out = pass_text(fold_constants, R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[2]
+  std::string out = pass_text(fold_constants, opset13_ir(R"(input %x: f32[2]
 const %a: f32[2] = [1, 2]
 const %b: f32[2] = [10, 20]
 node "add" Add<13>(%a, %b) -> (%ab: f32[2])
 node "neg" Neg<13>(%ab) -> (%n: f32[2])
 node "use" Mul<13>(%x, %n) -> (%y: f32[2])
 output %y
-)", &counts);
+)"), &counts);
   EXPECT_EQ(counts["folded"], 2);
   EXPECT_TRUE(has_line(out, "const %n: f32[2] = [-11, -22]")) << out;
   EXPECT_TRUE(has_line(out, "node \"use\" Mul<13>(%x, %n) -> (%y: f32[2])")) << out;
@@ -24,13 +21,10 @@ output %y
 }
 
 TEST(FoldConstants, FoldsConstantNodesAndGraphOutputsKeepTheirNames) {
-  std::string out = pass_text(fold_constants, R"(kiln-ir 1
-graph "g"
-opset "" 13
-node "c" Constant<13>() -> (%c: i64[2]) {value: tensor = i64[2] [3, 4]}
+  std::string out = pass_text(fold_constants, opset13_ir(R"(node "c" Constant<13>() -> (%c: i64[2]) {value: tensor = i64[2] [3, 4]}
 node "r" Identity<13>(%c) -> (%out: i64[2])
 output %out
-)");
+)"));
   EXPECT_TRUE(has_line(out, "const %out: i64[2] = [3, 4]")) << out;
   EXPECT_TRUE(has_line(out, "output %out")) << out;
   EXPECT_EQ(out.find("node "), std::string::npos) << out;
@@ -38,10 +32,7 @@ output %out
 
 TEST(FoldConstants, PartialShapeFoldingReadsOnlyStaticDims) {
   PassCounts counts;
-  std::string out = pass_text(fold_constants, R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[N,3,4,5]
+  std::string out = pass_text(fold_constants, opset13_ir(R"(input %x: f32[N,3,4,5]
 const %i1: i64[] = [1]
 const %i0: i64[] = [0]
 const %starts: i64[1] = [2]
@@ -57,7 +48,7 @@ node "u" Unsqueeze<13>(%c, %i0) -> (%cu: i64[1])
 output %y
 output %cu
 output %n
-)", &counts);
+)"), &counts);
   EXPECT_TRUE(has_line(out, "const %target: i64[3] = [-1, 4, 5]")) << out;
   EXPECT_TRUE(has_line(out, "const %cu: i64[1] = [3]")) << out;
   // The batch dim is symbolic: Shape and the Gather of dim 0 stay.
@@ -69,30 +60,24 @@ output %n
 }
 
 TEST(FoldConstants, StaticShapeFoldsCompletely) {
-  std::string out = pass_text(fold_constants, R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[2,3]
+  std::string out = pass_text(fold_constants, opset13_ir(R"(input %x: f32[2,3]
 node "shape" Shape<13>(%x) -> (%s: i64[2])
 node "size" Size<13>(%x) -> (%n: i64[])
 output %s
 output %n
-)");
+)"));
   EXPECT_TRUE(has_line(out, "const %s: i64[2] = [2, 3]")) << out;
   EXPECT_TRUE(has_line(out, "const %n: i64[] = [6]")) << out;
 }
 
 TEST(FoldConstants, DoesNotBloatTheGraph) {
-  Graph g = parse_text(R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[2000,1000]
+  Graph g = parse_text(opset13_ir(R"(input %x: f32[2000,1000]
 const %shape: i64[2] = [2000, 1000]
 const %one: f32[1] = [1]
 node "big" Expand<13>(%one, %shape) -> (%ones: f32[2000,1000])
 node "add" Add<13>(%x, %ones) -> (%y: f32[2000,1000])
 output %y
-)");
+)"));
   PassCounts counts = apply(fold_constants, g);
   EXPECT_EQ(counts["folded"], 0);
   EXPECT_EQ(g.nodes().size(), 2u);
@@ -103,16 +88,13 @@ output %y
 }
 
 TEST(FoldConstants, KeepsDequantizeOfConstantWeights) {
-  std::string out = pass_text(fold_constants, R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[2]
+  std::string out = pass_text(fold_constants, opset13_ir(R"(input %x: f32[2]
 const %w: u8[2] = [1, 2]
 const %scale: f32[] = [0.5]
 const %zp: u8[] = [0]
 node "dq" DequantizeLinear<13>(%w, %scale, %zp) -> (%wf: f32[2])
 node "mul" Mul<13>(%x, %wf) -> (%y: f32[2])
 output %y
-)");
+)"));
   EXPECT_NE(out.find("DequantizeLinear<13>"), std::string::npos) << out;
 }

@@ -5,10 +5,7 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const char* kChain = R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[2,3]
+const std::string kChain = opset13_ir(R"(input %x: f32[2,3]
 const %three: f32[] = [3]
 const %six: f32[1] = [6]
 node "add" Add<13>(%x, %three) -> (%a: f32[2,3])
@@ -18,7 +15,7 @@ node "tanh" Tanh<13>(%c) -> (%d: f32[2,3])
 node "abs" Abs<13>(%d) -> (%y: f32[2,3])
 node "mul" Mul<13>(%x, %y) -> (%z: f32[2,3])
 output %z
-)";
+)");
 }  // namespace
 
 TEST(FuseElementwiseChain, FusesUnaryAndScalarSteps) {
@@ -30,9 +27,7 @@ TEST(FuseElementwiseChain, FusesUnaryAndScalarSteps) {
                             "[\"Add\", \"Clip\", \"Div:r\", \"Tanh\", \"Abs\"], params: floats = [3, 0, -inf, 6, 6, "
                             "0, 0, 0, 0, 0]}")) << out;
   EXPECT_TRUE(has_line(out, "node \"mul\" Mul<13>(%x, %y) -> (%z: f32[2,3])")) << out;
-  Graph a = parse_text(kChain), b = parse_text(kChain);
-  apply(fuse_elementwise_chains, b);
-  expect_same_outputs(a, b, random_inputs(a), 0);
+  expect_pass_keeps_outputs(fuse_elementwise_chains, kChain, 0);
 }
 
 TEST(FuseElementwiseChain, StopsAtSharedValues) {
@@ -43,21 +38,16 @@ TEST(FuseElementwiseChain, StopsAtSharedValues) {
   EXPECT_EQ(counts["chains"], 2);
   EXPECT_TRUE(has_line(out, "node \"add_chain\" ElementwiseChain@kiln<1>(%x) -> (%b: f32[2,3]) {ops: strings = "
                             "[\"Add\", \"Clip\"], params: floats = [3, 0, -inf, 6]}")) << out;
-  Graph a = parse_text(text), b = parse_text(text);
-  apply(fuse_elementwise_chains, b);
-  expect_same_outputs(a, b, random_inputs(a), 0);
+  expect_pass_keeps_outputs(fuse_elementwise_chains, text, 0);
 }
 
 TEST(FuseElementwiseChain, SingleOpIsNotAChain) {
   PassCounts counts;
-  std::string out = pass_text(fuse_elementwise_chains, R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[2]
+  std::string out = pass_text(fuse_elementwise_chains, opset13_ir(R"(input %x: f32[2]
 input %w: f32[2]
 node "relu" Relu<13>(%x) -> (%a: f32[2])
 node "add" Add<13>(%a, %w) -> (%y: f32[2])
 output %y
-)", &counts);
+)"), &counts);
   EXPECT_EQ(out.find("ElementwiseChain"), std::string::npos) << out;
 }

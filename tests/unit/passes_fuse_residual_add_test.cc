@@ -5,10 +5,7 @@ using namespace kiln;
 using namespace kiln::testing;
 
 namespace {
-const char* kResidual = R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[1,2,3,3]
+const std::string kResidual = opset13_ir(R"(input %x: f32[1,2,3,3]
 const %w: f32[2,2,1,1] = [1, -3, 0.5, 2]
 const %b: f32[2] = [0.5, 0.25]
 node "relu0" Relu<13>(%x) -> (%z: f32[1,2,3,3])
@@ -16,7 +13,7 @@ node "conv" Conv<13>(%x, %w, %b) -> (%c: f32[1,2,3,3])
 node "add" Add<13>(%z, %c) -> (%s: f32[1,2,3,3])
 node "relu" Relu<13>(%s) -> (%y: f32[1,2,3,3])
 output %y
-)";
+)");
 }  // namespace
 
 TEST(FuseResidualAdd, ConvAddReluBecomesOneFusedConv) {
@@ -25,10 +22,8 @@ TEST(FuseResidualAdd, ConvAddReluBecomesOneFusedConv) {
   EXPECT_EQ(counts["residual+Relu"], 1);
   EXPECT_TRUE(has_line(out, "node \"conv\" FusedConv@kiln<1>(%x, %w, %b, %z) -> (%y: f32[1,2,3,3]) "
                             "{activation: string = \"Relu\", activation_params: floats = []}")) << out;
-  Graph a = parse_text(kResidual), b = parse_text(kResidual);
-  apply(fuse_residual_add, b);
-  EXPECT_EQ(b.nodes().size(), 2u);
-  expect_same_outputs(a, b, random_inputs(a), 1e-6);
+  Graph fused = expect_pass_keeps_outputs(fuse_residual_add, kResidual, 1e-6);
+  EXPECT_EQ(fused.nodes().size(), 2u);
 }
 
 TEST(FuseResidualAdd, WithoutActivationAndWithoutBias) {
@@ -39,9 +34,7 @@ TEST(FuseResidualAdd, WithoutActivationAndWithoutBias) {
   std::string out = pass_text(fuse_residual_add, text, &counts);
   EXPECT_EQ(counts["residual"], 1);
   EXPECT_TRUE(has_line(out, "node \"conv\" FusedConv@kiln<1>(%x, %w, _, %z) -> (%s: f32[1,2,3,3])")) << out;
-  Graph a = parse_text(text), b = parse_text(text);
-  apply(fuse_residual_add, b);
-  expect_same_outputs(a, b, random_inputs(a), 1e-6);
+  expect_pass_keeps_outputs(fuse_residual_add, text, 1e-6);
 }
 
 TEST(FuseResidualAdd, BroadcastAddendIsNotAResidual) {

@@ -12,10 +12,7 @@ using namespace kiln;
 using namespace kiln::testing;
 
 TEST(PassManager, CanonicalizesThenFuses) {
-  const char* text = R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[N,1,3,3]
+  const std::string text = opset13_ir(R"(input %x: f32[N,1,3,3]
 const %w: f32[2,1,1,1] = [1, -3]
 const %scale: f32[2] = [1, 1]
 const %bias: f32[2] = [0.5, 0]
@@ -30,7 +27,7 @@ node "shape" Shape<13>(%y) -> (%s: i64[4])
 node "ch" Gather<13>(%s, %i1) -> (%channels: i64[]) {axis: int = 0}
 output %y
 output %channels
-)";
+)");
   Graph original = parse_text(text), g = parse_text(text);
   PassReport report;
   Status s = run_optimization_passes(g, PassOptions{}, &report);

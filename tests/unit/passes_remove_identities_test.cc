@@ -6,10 +6,7 @@ using namespace kiln::testing;
 
 TEST(RemoveIdentities, RemovesNoOpsAndRewiresReaders) {
   PassCounts counts;
-  std::string out = pass_text(remove_identities, R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[2,3]
+  std::string out = pass_text(remove_identities, opset13_ir(R"(input %x: f32[2,3]
 const %shape: i64[2] = [2, 3]
 const %zero: f32[] = [0]
 node "id" Identity<13>(%x) -> (%a: f32[2,3])
@@ -20,7 +17,7 @@ node "add0" Add<13>(%d, %zero) -> (%e: f32[2,3])
 node "t" Transpose<13>(%e) -> (%f: f32[3,2]) {perm: ints = [1, 0]}
 node "relu" Relu<13>(%f) -> (%y: f32[3,2])
 output %y
-)", &counts);
+)"), &counts);
   EXPECT_TRUE(has_line(out, "node \"t\" Transpose<13>(%x) -> (%f: f32[3,2]) {perm: ints = [1, 0]}")) << out;
   EXPECT_EQ(counts["Identity"], 1);
   EXPECT_EQ(counts["Dropout"], 1);
@@ -31,36 +28,27 @@ output %y
 }
 
 TEST(RemoveIdentities, GraphOutputKeepsItsName) {
-  std::string out = pass_text(remove_identities, R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[4]
+  std::string out = pass_text(remove_identities, opset13_ir(R"(input %x: f32[4]
 node "relu" Relu<13>(%x) -> (%r: f32[4])
 node "id" Identity<13>(%r) -> (%y: f32[4])
 output %y
-)");
+)"));
   EXPECT_TRUE(has_line(out, "node \"relu\" Relu<13>(%x) -> (%y: f32[4])")) << out;
   EXPECT_TRUE(has_line(out, "output %y")) << out;
   EXPECT_EQ(out.find("Identity"), std::string::npos) << out;
 }
 
 TEST(RemoveIdentities, KeepsIdentityBetweenGraphInputAndOutput) {
-  std::string out = pass_text(remove_identities, R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[4]
+  std::string out = pass_text(remove_identities, opset13_ir(R"(input %x: f32[4]
 node "id" Identity<13>(%x) -> (%y: f32[4])
 output %y
-)");
+)"));
   EXPECT_NE(out.find("Identity<13>(%x)"), std::string::npos) << out;
 }
 
 TEST(RemoveIdentities, KeepsOpsThatChangeSomething) {
   PassCounts counts;
-  std::string out = pass_text(remove_identities, R"(kiln-ir 1
-graph "g"
-opset "" 13
-input %x: f32[2,3]
+  std::string out = pass_text(remove_identities, opset13_ir(R"(input %x: f32[2,3]
 const %shape: i64[2] = [3, 2]
 const %half: f32[] = [0.5]
 const %train: bool[] = [true]
@@ -75,7 +63,7 @@ output %e
 output %f
 output %g
 output %mask
-)", &counts);
+)"), &counts);
   EXPECT_TRUE(counts.empty() || counts.begin()->second == 0) << out;
   for (const char* op : {"Cast<13>", "Reshape<13>", "Mul<13>", "\"drop\" Dropout", "\"drop2\" Dropout"})
     EXPECT_NE(out.find(op), std::string::npos) << op << "\n" << out;

@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "ir/graph.h"
+#include "ir/op_def.h"
 #include "ir/ops/conv_geometry.h"
+#include "ir/shape_inference.h"
 #include "tests/support/single_op.h"
 
 namespace kiln {

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "ir/graph.h"
+#include "ir/op_def.h"
+#include "ir/shape_inference.h"
+#include "runtime/graph_runner.h"
 #include "tests/support/single_op.h"
 
 namespace kiln {

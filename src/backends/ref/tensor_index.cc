@@ -54,10 +54,10 @@ Status gather(KernelContext& ctx) {
   return copy_by_index(data, *out, src);
 }
 
-Status gather_elements(KernelContext& ctx) {
-  const Tensor& data = ctx.input(0);
-  KILN_RETURN_IF_ERROR(require_index_dtype(ctx, 1, "indices"));
-  const Tensor& indices = ctx.input(1);
+// GatherElements and ScatterElements: the flat offset into data of each element of indices (its own
+// position, with its index value in place of the coordinate on the axis), after checking the ranks, the
+// axis and every index value.
+Result<std::vector<int64_t>> element_offsets(const KernelContext& ctx, const Tensor& data, const Tensor& indices) {
   if (data.rank() == 0) return ctx.error("data must have rank >= 1, got a scalar");
   if (indices.rank() != data.rank())
     return ctx.error(fmt::format("indices {} must have the rank of data {}", indices.type_string(), data.type_string()));
@@ -67,8 +67,7 @@ Status gather_elements(KernelContext& ctx) {
     if (d != *axis && indices.dim(d) > data.dim(d))
       return ctx.error(fmt::format("indices {} exceed data {} on axis {}", indices.type_string(), data.type_string(), d));
   KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, indices.to_int64_vector());
-  Tensor& out = ctx.allocate_output(0, data.dtype(), indices.dims());
-  std::vector<int64_t> strides = row_major_strides(data.dims()), src;
+  std::vector<int64_t> strides = row_major_strides(data.dims()), offsets;
   IndexCounter it(indices.dims());
   size_t k = 0;
   if (it.count() > 0) do {
@@ -76,9 +75,18 @@ Status gather_elements(KernelContext& ctx) {
       if (!v.ok()) return v.status();
       int64_t off = 0;
       for (int64_t d = 0; d < data.rank(); ++d) off += (d == *axis ? *v : it[d]) * strides[d];
-      src.push_back(off);
+      offsets.push_back(off);
       ++k;
     } while (it.next());
+  return offsets;
+}
+
+Status gather_elements(KernelContext& ctx) {
+  const Tensor& data = ctx.input(0);
+  KILN_RETURN_IF_ERROR(require_index_dtype(ctx, 1, "indices"));
+  const Tensor& indices = ctx.input(1);
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> src, element_offsets(ctx, data, indices));
+  Tensor& out = ctx.allocate_output(0, data.dtype(), indices.dims());
   return copy_by_index(data, out, src);
 }
 
@@ -163,27 +171,8 @@ Status scatter_elements(KernelContext& ctx) {
   if (updates.dtype() != data.dtype() || updates.dims() != indices.dims())
     return ctx.error(fmt::format("updates {} must have the dtype of data {} and the shape of indices {}",
                                  updates.type_string(), data.type_string(), indices.type_string()));
-  if (data.rank() == 0) return ctx.error("data must have rank >= 1, got a scalar");
-  if (indices.rank() != data.rank())
-    return ctx.error(fmt::format("indices {} must have the rank of data {}", indices.type_string(), data.type_string()));
-  Result<int64_t> axis = normalize_axis(ctx.node().attr_int("axis", 0), data.rank());
-  if (!axis.ok()) return ctx.error(axis.status().message());
-  for (int64_t d = 0; d < data.rank(); ++d)
-    if (d != *axis && indices.dim(d) > data.dim(d))
-      return ctx.error(fmt::format("indices {} exceed data {} on axis {}", indices.type_string(), data.type_string(), d));
-  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, indices.to_int64_vector());
   // Destination offset of each update, validated before anything is written.
-  std::vector<int64_t> strides = row_major_strides(data.dims()), dst;
-  IndexCounter it(indices.dims());
-  size_t k = 0;
-  if (it.count() > 0) do {
-      Result<int64_t> v = checked_index(ctx, idx[k], data.dim(*axis), fmt::format("indices[{}]", k));
-      if (!v.ok()) return v.status();
-      int64_t off = 0;
-      for (int64_t d = 0; d < data.rank(); ++d) off += (d == *axis ? *v : it[d]) * strides[d];
-      dst.push_back(off);
-      ++k;
-    } while (it.next());
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> dst, element_offsets(ctx, data, indices));
   Tensor out = data.clone();
   KILN_RETURN_IF_ERROR(visit_any(data.dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);

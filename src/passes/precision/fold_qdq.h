@@ -27,7 +27,7 @@ struct FoldQdqReport {
   int64_t qmatmul = 0;        ///< kiln.QMatMul created
   int64_t int8_data_ops = 0;  ///< data-movement ops moved onto quantized data
   int64_t qdq_cancelled = 0;  ///< DQ → Q pairs removed
-  int64_t nodes_removed = 0;  ///< Q/DQ nodes removed
+  int64_t nodes_removed = 0;  ///< nodes replaced or removed (folded ops, Q, DQ)
 };
 
 Status fold_qdq(Graph& graph, FoldQdqReport* report);

@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "ir/shape_inference.h"
 #include "ir/text_format.h"
@@ -17,6 +18,12 @@
 namespace kiln::testing {
 
 using PassFn = Status (*)(Graph&, const PassOptions&, PassCounts&);
+
+/// IR text of a graph "g" importing the default domain at opset 13: the common header, then `body` (the
+/// inputs, constants, nodes and outputs).
+inline std::string opset13_ir(std::string_view body) {
+  return "kiln-ir 1\ngraph \"g\"\nopset \"\" 13\n" + std::string(body);
+}
 
 /// Parses `text` (failing the test on a parse error).
 inline Graph parse_text(const std::string& text) {
@@ -92,6 +99,15 @@ inline void expect_same_outputs(const Graph& original, const Graph& optimized,
   ASSERT_EQ(o0->size(), o1->size());
   for (size_t i = 0; i < o0->size(); ++i)
     EXPECT_LE(relative_error((*o1)[i], (*o0)[i], atol), rtol) << "output " << original.outputs[i]->name;
+}
+
+/// Applies `pass` to the graph in `text` and expects it to compute what the original graph does on random
+/// inputs (within `rtol`, see expect_same_outputs); returns the optimized graph.
+inline Graph expect_pass_keeps_outputs(PassFn pass, const std::string& text, double rtol) {
+  Graph original = parse_text(text), optimized = parse_text(text);
+  apply(pass, optimized);
+  expect_same_outputs(original, optimized, random_inputs(original), rtol);
+  return optimized;
 }
 
 /// Text of a graph: a header with the given inputs/opsets is spliced by the caller; this only checks that

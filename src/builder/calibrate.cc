@@ -1,0 +1,76 @@
+#include "builder/calibrate.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include "quant/tensor_observer.h"
+#include "runtime/graph_runner.h"
+
+namespace kiln {
+
+Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::string>& tensors,
+                                   CalibrationSource& source, const CalibrateOptions& options) {
+  std::vector<const Value*> inputs;
+  for (const Value* v : graph.inputs)
+    if (!v->is_constant()) inputs.push_back(v);
+  if (inputs.size() != 1)
+    return Status::unsupported(fmt::format("calibration supports models with one input; this one has {}", inputs.size()));
+  if (source.size() == 0) return Status::invalid_argument("the calibration data holds no samples");
+  if (options.batch <= 0) return Status::invalid_argument(fmt::format("--calib-batch must be positive, got {}", options.batch));
+
+  std::map<std::string, TensorObserver> observers;
+  std::unordered_map<const Value*, TensorObserver*> by_value;
+  for (const std::string& name : tensors) {
+    const Value* v = graph.find_value(name);
+    if (!v) return Status::invalid_argument(fmt::format("calibration tensor '{}' is not in the graph", name));
+    if (v->is_constant()) continue;  // weights are quantized from their values, not calibrated
+    auto [it, inserted] = observers.try_emplace(name);
+    by_value[v] = &it->second;
+  }
+  KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(graph));
+  Status observe_status;
+  int pass = 1;
+  RunOptions run_options;
+  run_options.observer = [&](const Value& v, const Tensor& t) {
+    auto it = by_value.find(&v);
+    if (it == by_value.end() || !observe_status.ok()) return;
+    Status s = pass == 1 ? it->second->observe_range(t) : it->second->observe_histogram(t);
+    if (!s.ok()) observe_status = s.with_context(fmt::format("calibration tensor '{}'", v.name));
+  };
+  // Graph inputs are not node outputs, so the runner's observer never sees them: observe them here.
+  auto observe_input = [&](const Tensor& t) -> Status {
+    auto it = by_value.find(inputs[0]);
+    if (it == by_value.end()) return {};
+    return pass == 1 ? it->second->observe_range(t) : it->second->observe_histogram(t);
+  };
+
+  int64_t total = source.size();
+  for (pass = 1; pass <= 2; ++pass) {
+    auto start = std::chrono::steady_clock::now();
+    for (int64_t first = 0; first < total; first += options.batch) {
+      int64_t count = std::min(options.batch, total - first);
+      KILN_ASSIGN_OR_RETURN(Tensor batch, source.batch(first, count));
+      KILN_RETURN_IF_ERROR(observe_input(batch));
+      auto outputs = runner.run({{inputs[0]->name, batch}}, run_options);
+      if (!outputs.ok()) return outputs.status().with_context("calibration run");
+      KILN_RETURN_IF_ERROR(observe_status);
+      if (options.progress)
+        options.progress({pass, first + count, total,
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+    }
+    if (pass == 1)
+      for (auto& [name, obs] : observers) {
+        if (obs.finite_count() == 0 && obs.nan_count() == 0 && obs.inf_count() == 0)
+          return Status::internal(fmt::format("calibration tensor '{}' was never computed", name));
+        KILN_RETURN_IF_ERROR(obs.start_histogram_pass());
+      }
+  }
+  std::map<std::string, AbsHistogram> histograms;
+  for (auto& [name, obs] : observers) histograms[name] = obs.histogram();
+  return make_calibration_table(histograms, options.calibrator);
+}
+
+}  // namespace kiln

@@ -1,0 +1,39 @@
+// Calibration = runtime + observers: runs the FP32 graph on representative data and turns the observed
+// activation ranges into per-tensor INT8 scales with a calibrator (entropy, minmax, percentile, mse).
+//
+// Two passes over the data: pass 1 records each tensor's range, pass 2 fills histograms over that fixed
+// range. The scales therefore do not depend on the calibration batch size or the order of batches
+// (TensorRT's calibrators size their histograms from the first batch, so theirs do).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "builder/calibration_data.h"
+#include "ir/graph.h"
+#include "quant/calibration_table.h"
+#include "quant/calibrators.h"
+
+namespace kiln {
+
+struct CalibrationProgress {
+  int pass = 1;            ///< 1 (ranges) or 2 (histograms)
+  int64_t done = 0;        ///< samples done in this pass
+  int64_t total = 0;       ///< samples per pass
+  double seconds = 0;      ///< elapsed in this pass
+};
+
+struct CalibrateOptions {
+  CalibratorOptions calibrator;
+  /// Samples per run of the graph (any value gives the same scales).
+  int64_t batch = 32;
+  std::function<void(const CalibrationProgress&)> progress;
+};
+
+/// Calibrates `tensors` (value names of `graph`, an FP32 graph with one runtime input whose first axis is the
+/// batch) on `source`. Errors: a tensor that is never computed, non-float tensors, a source that fails.
+Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::string>& tensors,
+                                   CalibrationSource& source, const CalibrateOptions& options);
+
+}  // namespace kiln
