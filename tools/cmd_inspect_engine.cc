@@ -73,6 +73,18 @@ Status inspect_engine(const std::string& path, bool json, bool full) {
   std::string weights;
   for (const auto& [dtype, bytes] : weight_bytes) weights += fmt::format("{} {}  ", dtype, format_bytes(bytes));
   std::cout << fmt::format("weights     {}({} blobs)\n", weights, engine.blob_count);
+  if (meta.contains("int8")) {
+    const nlohmann::json& q = meta["int8"];
+    std::cout << fmt::format("int8        {:.1f}% of {} conv/gemm/matmul MACs (batch 1) run in int8; {} nodes int8, {} float\n",
+                             100.0 * q.value("int8_mac_share", 0.0), q.value("macs_total", int64_t{0}),
+                             q.value("nodes_int8", int64_t{0}), q.value("nodes_float", int64_t{0}));
+    if (q.contains("calibration"))
+      std::cout << fmt::format("calibration {} ({}), {} tensors\n", q["calibration"].value("method", "?"),
+                               q["calibration"].value("algorithm", "?"), q["calibration"].value("tensors", 0));
+    for (const auto& f : q.value("float_nodes", nlohmann::json::array()))
+      std::cout << fmt::format("  float: {} '{}' ({} MACs): {}\n", f.value("op_type", "?"), f.value("node", "?"),
+                               f.value("macs", int64_t{0}), f.value("reason", "?"));
+  }
   std::cout << fmt::format("nodes       {}\n", nodes.size());
   for (const auto& n : nodes)
     std::cout << fmt::format("  {:<48} {:<22} {:<5} {}\n", n["name"].get<std::string>(), n["op_type"].get<std::string>(),

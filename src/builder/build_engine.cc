@@ -11,11 +11,13 @@
 #include "core/file_util.h"
 #include "engine/engine_file.h"
 #include "kiln/kiln.h"
+#include "onnx/exporter.h"
 #include "onnx/importer.h"
 #include "passes/pass_manager.h"
 #include "builder/calibrate.h"
 #include "passes/precision/convert_to_fp16.h"
 #include "passes/precision/fold_qdq.h"
+#include "passes/precision/insert_qdq.h"
 #include "passes/precision/quantize_int8.h"
 #include "quant/calibration_cache.h"
 #include "runtime/memory_plan.h"
@@ -106,6 +108,25 @@ Result<CalibrationTable> obtain_calibration(const Graph& graph, const ResolvedPr
   return table;
 }
 
+// --export-qdq: the calibrated model as standard ONNX with QuantizeLinear/DequantizeLinear (TensorRT's
+// explicit-quantization form). Built from the canonicalized but unfused graph, so it has only standard ops.
+Status export_qdq_model(const std::string& bytes, const std::string& base_dir, const std::string& model_path,
+                        const CalibrationTable& table, const BuildOptions& options, std::vector<std::string>& log) {
+  KILN_ASSIGN_OR_RETURN(Graph graph, import_onnx_bytes(bytes, base_dir, model_path));
+  std::erase_if(graph.inputs, [](const Value* v) { return v->is_constant(); });
+  PassOptions canonical;
+  canonical.fuse_bias_activation = canonical.fuse_residual_add = canonical.fuse_elementwise_chains = false;
+  KILN_RETURN_IF_ERROR(run_optimization_passes(graph, canonical, nullptr));
+  QdqExportOptions qdq;
+  qdq.keep_fp32.insert(options.int8.keep_fp32.begin(), options.int8.keep_fp32.end());
+  QdqExportReport qdq_report;
+  KILN_RETURN_IF_ERROR(insert_qdq_for_export(graph, table, qdq, &qdq_report).with_context("--export-qdq"));
+  KILN_RETURN_IF_ERROR(export_onnx(graph, options.int8.export_qdq).with_context("--export-qdq"));
+  log.push_back(fmt::format("int8: wrote Q/DQ ONNX model {} ({} tensors left in float)", options.int8.export_qdq,
+                            qdq_report.left_float.size()));
+  return {};
+}
+
 }  // namespace
 
 Result<BuildReport> build_engine(const std::string& model_path, const std::string& engine_path,
@@ -148,6 +169,13 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   nlohmann::json int8_meta;
   if (options.precision == Precision::kINT8) {
     KILN_ASSIGN_OR_RETURN(CalibrationTable table, obtain_calibration(graph, profile, options, report.log));
+    if (!options.int8.export_qdq.empty()) {
+      if (std::filesystem::exists(options.int8.export_qdq, ec) &&
+          std::filesystem::equivalent(options.int8.export_qdq, model_path, ec))
+        return Status::invalid_argument(fmt::format("--export-qdq would overwrite the input model {}", model_path));
+      KILN_RETURN_IF_ERROR(export_qdq_model(bytes, base_dir.empty() ? "." : base_dir, model_path, table, options,
+                                            report.log));
+    }
     Int8Options int8_options;
     int8_options.keep_fp32.insert(options.int8.keep_fp32.begin(), options.int8.keep_fp32.end());
     Int8Report int8;
