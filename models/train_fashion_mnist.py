@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import random
+import re
 import shlex
 import sys
 import time
@@ -46,6 +47,8 @@ CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 # MEAN/STD are the Fashion-MNIST training-set statistics, rounded to 4 digits.
 MEAN = 0.2860
 STD = 0.3530
+# The same preprocessing as a kiln --preprocess spec (out = (pixel * scale - mean) / std).
+KILN_PREPROCESS = f"channels=gray,scale={1 / 255:.9g},mean={MEAN:g},std={STD:g}"
 
 
 # ---------------------------------------------------------------- data
@@ -79,20 +82,22 @@ def preprocess(images_u8):
     return x[:, None, :, :]
 
 
-def augment(x, rng, pad=2):
+def augment(x, rng, pad=2, flip=True):
     """Random crop with zero-padding (in pixel space: pad value = normalized 0)
     and random horizontal flip.  x: float32 [N,1,28,28]; returns a new array."""
+    if pad == 0 and not flip:
+        return x
     n, _, h, w = x.shape
     bg = np.float32((0.0 - MEAN) / STD)
     padded = np.full((n, 1, h + 2 * pad, w + 2 * pad), bg, dtype=np.float32)
     padded[:, :, pad:pad + h, pad:pad + w] = x
     dy = rng.integers(0, 2 * pad + 1, size=n)
     dx = rng.integers(0, 2 * pad + 1, size=n)
-    flip = rng.random(n) < 0.5
+    flips = rng.random(n) < 0.5
     out = np.empty_like(x)
     for i in range(n):
         crop = padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
-        out[i] = crop[:, :, ::-1] if flip[i] else crop
+        out[i] = crop[:, :, ::-1] if flip and flips[i] else crop
     return out
 
 
@@ -131,15 +136,15 @@ class InvertedResidual(nn.Module):
 
 
 # (expand t, channels c, repeats n, first stride s), as in MobileNetV2 but with
-# strides adapted to 28x28 inputs: the stem halves 28 -> 14, then 14 -> 7 -> 4.
+# strides adapted to 28x28 inputs: 28 -> 14 -> 7 -> 4.
 CONFIG = [
-    (1, 16, 1, 1),   # 14x14
+    (1, 16, 1, 2),   # 14x14
     (6, 24, 2, 2),   # 7x7
     (6, 32, 3, 1),   # 7x7
     (6, 64, 3, 2),   # 4x4
     (6, 96, 2, 1),   # 4x4
 ]
-STEM = 32        # stem conv3x3 stride 2 output channels
+STEM = 16        # stem conv3x3 (stride 1, 28x28) output channels
 LAST_CONV = 576  # final 1x1 conv channels (before global pooling)
 HIDDEN = 1280    # hidden FC width (MobileNetV3-style head: pool -> FC -> FC)
 
@@ -148,7 +153,7 @@ class MobileNetFashion(nn.Module):
     def __init__(self, num_classes=10, stem=STEM, config=CONFIG, last_conv=LAST_CONV,
                  hidden=HIDDEN, dropout=0.2):
         super().__init__()
-        layers = [ConvBNReLU6(1, stem, k=3, stride=2)]
+        layers = [ConvBNReLU6(1, stem, k=3, stride=1)]
         cin = stem
         for t, c, n, s in config:
             for i in range(n):
@@ -189,6 +194,28 @@ class MobileNetFashion(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+def count_macs(model):
+    """Multiply-accumulates of one 1x28x28 image through conv and linear layers."""
+    total = [0]
+
+    def hook(mod, inp, out):
+        if isinstance(mod, nn.Conv2d):
+            total[0] += out.numel() * mod.weight[0].numel()
+        elif isinstance(mod, nn.Linear):
+            total[0] += mod.weight.numel()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 28, 28))
+    model.train(was_training)
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
 # ---------------------------------------------------------------- train / eval
 
 @torch.no_grad()
@@ -206,9 +233,11 @@ def evaluate(model, x, y, batch=1000, device="cpu"):
 
 
 def train(model, train_x, train_y, test_x, test_y, *, epochs, batch_size, lr,
-          weight_decay, rng, device="cpu", log=print):
-    """AdamW + one-cycle schedule, label smoothing 0.1; the data order and the
-    augmentation of each epoch come from the numpy Generator `rng`."""
+          weight_decay, rng, pad=0, flip=False, label_smoothing=0.1, device="cpu",
+          eval_each_epoch=False, log=print):
+    """AdamW + one-cycle schedule, label-smoothed cross-entropy; the data order
+    and the augmentation (if any) of each epoch come from the numpy Generator
+    `rng`.  The test set is only looked at per epoch with eval_each_epoch."""
     model.to(device=device, memory_format=torch.channels_last)
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]  # BN affine, biases
@@ -222,7 +251,7 @@ def train(model, train_x, train_y, test_x, test_y, *, epochs, batch_size, lr,
         model.train()
         t0 = time.time()
         order = rng.permutation(len(train_x))
-        xe = augment(train_x[order], rng)
+        xe = augment(train_x[order], rng, pad=pad, flip=flip)
         ye = train_y[order]
         loss_sum, correct = 0.0, 0
         for i in range(0, len(xe), batch_size):
@@ -230,17 +259,18 @@ def train(model, train_x, train_y, test_x, test_y, *, epochs, batch_size, lr,
                 memory_format=torch.channels_last)
             yb = torch.from_numpy(ye[i:i + batch_size]).to(device)
             logits = model(xb)
-            loss = F.cross_entropy(logits, yb, label_smoothing=0.1)
+            loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             loss_sum += loss.item() * len(xb)
             correct += (logits.argmax(1) == yb).sum().item()
-        acc1, _ = evaluate(model, test_x, test_y, device=device)
-        log(f"epoch {epoch + 1}/{epochs}: loss {loss_sum / len(xe):.4f} "
-            f"train acc {correct / len(xe):.4f} test acc {acc1:.4f} "
-            f"({time.time() - t0:.0f}s)")
+        msg = (f"epoch {epoch + 1}/{epochs}: loss {loss_sum / len(xe):.4f} "
+               f"train acc {correct / len(xe):.4f}")
+        if eval_each_epoch:
+            msg += f" test acc {evaluate(model, test_x, test_y, device=device)[0]:.4f}"
+        log(f"{msg} ({time.time() - t0:.0f}s)")
     model.to(device="cpu", memory_format=torch.contiguous_format)
     model.eval()
     return model
@@ -251,8 +281,14 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=4e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--lr", type=float, default=8e-3, help="peak learning rate (one-cycle)")
     p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--pad", type=int, default=0,
+                   help="augmentation: random crop from an image padded by this many pixels")
+    p.add_argument("--flip", action="store_true", help="augmentation: random horizontal flip")
+    p.add_argument("--eval-each-epoch", action="store_true",
+                   help="print the test accuracy after every epoch (slower)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data", default=DATA_DIR)
@@ -282,7 +318,8 @@ def main():
     print(f"parameters: {n_params:,}", flush=True)
     train(model, train_x, train_y, test_x, test_y, epochs=args.epochs,
           batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-          rng=rng, log=lambda m: print(m, flush=True))
+          rng=rng, pad=args.pad, flip=args.flip, label_smoothing=args.label_smoothing,
+          eval_each_epoch=args.eval_each_epoch, log=lambda m: print(m, flush=True))
 
     top1, top5 = evaluate(model, test_x, test_y)
     wall = time.time() - t_start
@@ -299,6 +336,9 @@ def main():
     with torch.no_grad():
         ref = model(torch.from_numpy(test_x[:4])).numpy()
 
+    aug = ([f"random 28x28 crop from the image zero-padded by {args.pad} px"] if args.pad else []) \
+        + (["random horizontal flip p=0.5"] if args.flip else [])
+    augmentation = ", ".join(aug) or "none"
     meta = {
         "model": "MobileNetV2-style CNN for Fashion-MNIST",
         "onnx": os.path.basename(args.out),
@@ -310,15 +350,23 @@ def main():
             "description": "x = (pixel / 255 - mean) / std; pixel is the uint8 grayscale value, "
                            "images are 28x28, NCHW with one channel",
             "scale": "1/255", "mean": MEAN, "std": STD,
+            "kiln_preprocess": KILN_PREPROCESS,
         },
         "test_accuracy_top1": round(top1, 4),
         "test_accuracy_top5": round(top5, 4),
         "test_images": int(len(test_x)),
         "parameters": n_params,
+        "multiply_accumulates_per_image": count_macs(model),
         "architecture": {
-            "stem": "conv3x3 1->32 s1 + BN + ReLU6",
-            "inverted_residuals (t, c, n, s)": [list(c) for c in CONFIG],
-            "head": "conv1x1 320->1024 + BN + ReLU6, global average pool, dropout 0.2, FC 1024->10",
+            "stem": f"conv3x3 1->{STEM} stride 1 + BN + ReLU6 (28x28)",
+            "inverted_residuals": {
+                "columns": ["expand t", "channels c", "repeats n", "first stride s"],
+                "rows": [list(c) for c in CONFIG],
+                "block": "[conv1x1 expand + BN + ReLU6] -> depthwise conv3x3 + BN + ReLU6 -> "
+                         "conv1x1 project + BN (linear); residual add when shape is kept",
+            },
+            "head": f"conv1x1 {CONFIG[-1][1]}->{LAST_CONV} + BN + ReLU6 (4x4), global average "
+                    f"pool, FC {LAST_CONV}->{HIDDEN} + ReLU6, dropout 0.2, FC {HIDDEN}->10",
         },
         "training": {
             "command": command,
@@ -327,8 +375,8 @@ def main():
             "optimizer": f"AdamW(lr={args.lr}, weight_decay={args.weight_decay}, "
                          "no decay on BN/bias), OneCycleLR(pct_start=0.25, div_factor=20, "
                          "final_div_factor=200)",
-            "loss": "cross-entropy, label smoothing 0.1",
-            "augmentation": "random crop 28x28 from 2-pixel zero-padded image, horizontal flip p=0.5",
+            "loss": f"cross-entropy, label smoothing {args.label_smoothing}",
+            "augmentation": augmentation,
             "train_images": int(len(train_x)),
             "wall_time_s": round(wall, 1),
             "torch_version": torch.__version__,
@@ -343,9 +391,12 @@ def main():
         },
     }
     meta_path = os.path.splitext(args.out)[0] + ".json"
+    text = json.dumps(meta, indent=2)
+    # Keep lists of numbers/strings on one line (shapes, config rows, logits).
+    text = re.sub(r"\[\s*([^\[\]{}]*?)\s*\]",
+                  lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
     with open(meta_path, "w") as f:
-        json.dump(meta, f, indent=2)
-        f.write("\n")
+        f.write(text + "\n")
     print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes) and {meta_path}")
 
 

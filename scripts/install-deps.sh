@@ -11,6 +11,7 @@ PACKAGES=(
   libonnx-testdata                                  # the official ONNX backend tests
   dataset-fashion-mnist                             # calibration/evaluation data for the demo
   python3-onnx python3-numpy                        # developer scripts (scripts/dev)
+  chromium                                          # renders kiln compare's HTML report in tests
 )
 
 missing=()

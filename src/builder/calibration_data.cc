@@ -213,4 +213,20 @@ Result<std::unique_ptr<CalibrationSource>> open_calibration_source(const std::st
       "(e.g. train-images-idx3-ubyte.gz)", path));
 }
 
+Result<std::vector<int64_t>> read_idx_labels(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return Status::not_found(fmt::format("labels file not found: {}", path));
+  KILN_ASSIGN_OR_RETURN(std::string data, read_maybe_gzip(path));
+  auto byte = [&](size_t at) { return static_cast<uint32_t>(static_cast<uint8_t>(data[at])); };
+  if (data.size() < 8 || (byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3)) != 0x00000801)
+    return Status::invalid_argument(fmt::format("{}: not an IDX label file (expected magic 0x00000801)", path));
+  int64_t count = byte(4) << 24 | byte(5) << 16 | byte(6) << 8 | byte(7);
+  if (static_cast<int64_t>(data.size()) < 8 + count)
+    return Status::invalid_argument(fmt::format("{}: truncated IDX label file ({} labels need {} bytes, have {})",
+                                                path, count, 8 + count, data.size()));
+  std::vector<int64_t> labels(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) labels[i] = byte(8 + i);
+  return labels;
+}
+
 }  // namespace kiln

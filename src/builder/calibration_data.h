@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "data/image.h"
@@ -39,5 +40,9 @@ struct CalibrationDataOptions {
 Result<std::unique_ptr<CalibrationSource>> open_calibration_source(const std::string& path, DataType dtype,
                                                                   const Dims& sample_dims,
                                                                   const CalibrationDataOptions& options);
+
+/// Reads an MNIST/Fashion-MNIST IDX label file (magic 0x00000801, optionally .gz): one class index per item.
+/// Errors name the file: missing, not an IDX label file, truncated.
+Result<std::vector<int64_t>> read_idx_labels(const std::string& path);
 
 }  // namespace kiln

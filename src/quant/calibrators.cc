@@ -72,6 +72,9 @@ const char* calibration_algorithm_name(CalibrationMethod method) {
 
 float amax_minmax(const AbsHistogram& histogram) { return is_empty(histogram) ? 0.0f : histogram.range_max; }
 
+// Share of the non-zero values in the top bin above which entropy keeps the whole range (see below).
+constexpr double kSaturationShare = 0.001;
+
 Result<float> amax_entropy(const AbsHistogram& histogram, int num_levels, int start_bin, bool flatten_zero_bin) {
   const int n = static_cast<int>(histogram.counts.size());
   if (num_levels < 1) return Status::invalid_argument("entropy calibration needs num_levels >= 1");
@@ -82,6 +85,12 @@ Result<float> amax_entropy(const AbsHistogram& histogram, int num_levels, int st
   }
   std::vector<double> h(histogram.counts.begin(), histogram.counts.end());
   if (flatten_zero_bin && n > 1) h[0] = h[1];
+  // A saturating activation (ReLU6, Clip) piles values at its ceiling, the top of the range. That spike is
+  // signal, not an outlier tail: clipping below it maps every saturated value to a smaller one. Keep the
+  // full range when the top bin holds a visible share of the non-zero values.
+  double nonzero = 0;
+  for (int j = 1; j < n; ++j) nonzero += h[j];
+  if (nonzero > 0 && h[n - 1] >= kSaturationShare * nonzero) return histogram.range_max;
 
   // suffix[i] = sum(h[i:]): the tail that candidate i clips into its last bin.
   std::vector<double> suffix(static_cast<size_t>(n) + 1, 0.0);

@@ -66,8 +66,10 @@ struct CalibratorOptions {
   /// entropy: number of quantized levels of |x| (2^(bits-1) = 128 for int8).
   int num_levels = 128;
   /// entropy: replace h[0] by h[1] first (pytorch-quantization does, so that the zeros a ReLU produces do not
-  /// dominate the divergence). Off by default: the slides' algorithm does not.
-  bool flatten_zero_bin = false;
+  /// dominate the divergence). On by default: without it, on ReLU6 networks (flowers MobileNetV2) the zero bin
+  /// dominates and the minimum-KL threshold collapses to the first candidate (amax = 6% of the range),
+  /// giving 41% top-1 agreement with FP32 instead of 100%.
+  bool flatten_zero_bin = true;
 };
 
 /// amax (>= 0) for one histogram. Errors: invalid options (percentile out of range, num_levels < 1,
