@@ -70,9 +70,12 @@ svg text { font-family: inherit; font-size: 12px; fill: #1f2328; }
   function barChart(parent, title, note, rows, series, opts) {
     series = series || [{ key: "value", name: "" }];
     opts = opts || {};
-    var labelW = opts.labelW || 170, barW = opts.barW || 300, textW = opts.textW || 90, maxLabel = opts.maxLabel || 26, rowH = 18 * series.length + 8, top = series.length > 1 ? 22 : 4;
+    var labelW = opts.labelW || 170, barW = opts.barW || 300, textW = opts.textW || 130, maxLabel = opts.maxLabel || 26, rowH = 18 * series.length + 8, top = series.length > 1 ? 22 : 4;
     var max = 0;
-    rows.forEach(function (r) { series.forEach(function (s) { var v = r[s.key]; if (v > max) max = v; }); });
+    rows.forEach(function (r) {
+      series.forEach(function (s) { var v = r[s.key]; if (v > max) max = v; });
+      if (r.whisker > max) max = r.whisker;  // the p99 whisker must fit too
+    });
     if (!(max > 0)) max = 1;
     var h = top + rows.length * rowH + 4;
     var svg = el("svg", { width: labelW + barW + textW, height: h, role: "img", "aria-label": title });
@@ -115,11 +118,13 @@ svg text { font-family: inherit; font-size: 12px; fill: #1f2328; }
 
   // Vertical bars of a per-layer series along graph order (error growth through the network).
   function depthChart(parent, title, note, layers) {
-    var w = 1000, h = 180, left = 50, bottom = 20, n = layers.length;
+    var w = 860, h = 180, top = 10, left = 50, bottom = 20, n = layers.length;
     var max = 0;
     layers.forEach(function (l) { if (l.error !== null && l.error > max) max = l.error; });
     if (!(max > 0)) max = 1;
-    var svg = el("svg", { width: w, height: h + bottom, role: "img", "aria-label": title });
+    var root = el("svg", { width: w, height: top + h + bottom, role: "img", "aria-label": title });
+    var svg = el("g", { transform: "translate(0," + top + ")" });
+    root.appendChild(svg);
     for (var t = 0; t <= 4; t++) {
       var y = h - h * t / 4;
       svg.appendChild(el("line", { x1: left, x2: w, y1: y, y2: y, stroke: "#eaeef2" }));
@@ -137,7 +142,7 @@ svg text { font-family: inherit; font-size: 12px; fill: #1f2328; }
     svg.appendChild(el("text", { x: w, y: h + 15, "text-anchor": "end" }, "graph output"));
     var box = html("div", undefined, "chart");
     box.appendChild(html("h3", title));
-    box.appendChild(svg);
+    box.appendChild(root);
     if (note) box.appendChild(html("div", note, "note"));
     parent.appendChild(box);
     drawn++;

@@ -1,6 +1,7 @@
 // Console and JSON forms of a CompareResult.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,15 @@ nlohmann::json stats_json(const ErrorStats& s) {
 
 std::string file_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
+// Engines are shown by file name, or by path where two share a file name.
+std::vector<std::string> display_names(const CompareResult& r) {
+  std::vector<std::string> names;
+  for (const EngineResult& e : r.engines) names.push_back(file_name(e.path));
+  for (size_t i = 0; i < names.size(); ++i)
+    if (std::count(names.begin(), names.end(), file_name(r.engines[i].path)) > 1) names[i] = r.engines[i].path;
+  return names;
+}
+
 }  // namespace
 
 std::vector<std::string> suggested_keep_fp32(const PerLayerResult& p, int count) {
@@ -41,8 +51,9 @@ std::vector<std::string> suggested_keep_fp32(const PerLayerResult& p, int count)
 std::string format_console_report(const CompareResult& r, int top_layers) {
   std::string s = fmt::format("data: {} — {} samples evaluated; input {}; output '{}'\n", r.data_description, r.samples,
                               r.input, r.output);
+  std::vector<std::string> names = display_names(r);
   size_t w = 6;
-  for (const auto& e : r.engines) w = std::max(w, file_name(e.path).size());
+  for (const auto& n : names) w = std::max(w, n.size());
   s += fmt::format("{:<{}}  {:<5} {:>10} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>10}\n", "engine", w,
                    "prec", "size", "top-1", "top-5", "agree", "max abs", "mean abs", "cosine", "SNR dB", "p50 ms",
                    "p99 ms", "samples/s");
@@ -52,7 +63,7 @@ std::string format_console_report(const CompareResult& r, int top_layers) {
     bool ref = i == 0;
     const TimingResult& t = e.timing;
     s += fmt::format("{:<{}}  {:<5} {:>10} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>10}\n",
-                     file_name(e.path), w, e.precision, mib(e.file_bytes), pct(e.top1), pct(e.top5),
+                     names[i], w, e.precision, mib(e.file_bytes), pct(e.top1), pct(e.top5),
                      ref ? "ref" : pct(e.top1_agreement), ref ? "-" : num(st.max_abs), ref ? "-" : num(st.mean_abs),
                      ref ? "-" : num(st.cosine, "{:.6f}"), ref ? "-" : num(st.snr_db, "{:.1f}"),
                      t.measured ? fmt::format("{:.2f}", t.latency_p50_ms) : "-",
@@ -89,6 +100,7 @@ std::string format_console_report(const CompareResult& r, int top_layers) {
 nlohmann::json compare_result_to_json(const CompareResult& r) {
   nlohmann::json j = {{"data", r.data_description}, {"samples", r.samples}, {"has_labels", r.has_labels},
                       {"input", r.input}, {"output", r.output}, {"engines", nlohmann::json::array()}};
+  std::vector<std::string> names = display_names(r);
   for (const EngineResult& e : r.engines) {
     nlohmann::json outs = nlohmann::json::array();
     for (const OutputError& o : e.output_errors) outs.push_back({{"name", o.name}, {"error", stats_json(o.stats)}});
@@ -100,7 +112,7 @@ nlohmann::json compare_result_to_json(const CompareResult& r) {
                 {"latency_mean_ms", t.latency_mean_ms}, {"throughput_batch", t.throughput_batch}, {"opt_batch", t.opt_batch},
                 {"throughput_runs", t.throughput_runs}, {"samples_per_s", t.samples_per_s}};
     j["engines"].push_back({{"path", e.path},
-                            {"name", file_name(e.path)},
+                            {"name", names[j["engines"].size()]},
                             {"precision", e.precision},
                             {"file_bytes", e.file_bytes},
                             {"samples", e.samples},
