@@ -5,8 +5,8 @@ Runs on Debian's PyTorch (CPU) with Debian's `dataset-fashion-mnist` package:
 
     /usr/bin/python3 models/train_fashion_mnist.py
 
-Everything is seeded (torch, numpy, python `random`; the data order and the
-augmentation come from a numpy Generator seeded with --seed) and the script uses
+Everything is seeded (torch, numpy, python `random`; the data order and any
+augmentation (off by default) come from a numpy Generator seeded with --seed) and the script uses
 deterministic algorithms, so the same command on the same torch version and
 thread count reproduces the same weights.
 
@@ -329,10 +329,13 @@ def main():
     # ---- export
     model.eval()
     dummy = torch.from_numpy(test_x[:2])
+    # TrainingMode.PRESERVE with the model in eval mode exports inference-mode
+    # BatchNormalization nodes; the default (EVAL) would fold BN into the convs.
     torch.onnx.export(model, dummy, args.out, opset_version=13,
                       input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                      do_constant_folding=True)
+                      training=torch.onnx.TrainingMode.PRESERVE,
+                      do_constant_folding=False)
     with torch.no_grad():
         ref = model(torch.from_numpy(test_x[:4])).numpy()
 

@@ -419,10 +419,11 @@ Result<ConvResult> integer_conv(const KernelContext& ctx, const Tensor& x, const
       const int64_t g = m / mg;
       const int64_t wz = w_zp ? w_zp->element_as_int64(w_zp->size() == 1 ? 0 : m) : 0;
       std::vector<int64_t> o(n, 0);
+      std::vector<int64_t> k(n, 0);  // reused: allocating per window made this loop allocation-bound
       do {
         uint32_t sum = 0;  // int32 wrap-around without undefined behaviour
         for (int64_t c = 0; c < cg; ++c) {
-          std::vector<int64_t> k(n, 0);
+          std::fill(k.begin(), k.end(), 0);
           do {
             int64_t x_off = b * x_strides[0] + (g * cg + c) * x_strides[1];
             bool inside = true;
