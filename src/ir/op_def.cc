@@ -91,6 +91,25 @@ Status validate_node(const Node& node, const OpDef& def) {
   return {};
 }
 
+std::unique_ptr<Node> make_node(const std::string& op_type, const std::string& name, int opset,
+                                std::vector<Value*> inputs, std::vector<Value*> outputs, const std::string& domain) {
+  auto n = std::make_unique<Node>();
+  n->op_type = op_type;
+  n->name = name;
+  n->domain = domain;
+  n->opset = opset;
+  n->def = find_op_def(domain, op_type);
+  n->inputs = std::move(inputs);
+  n->outputs = std::move(outputs);
+  return n;
+}
+
+Value* add_constant(Graph& graph, const std::string& name, Tensor t) {
+  Value* v = graph.add_value(name, {t.dtype(), Shape::from_dims(t.dims())});
+  v->constant = std::move(t);
+  return v;
+}
+
 const Tensor* InferContext::input_value(size_t i) const {
   if (!has_input(i) || !node_.inputs[i]->constant) return nullptr;
   return &*node_.inputs[i]->constant;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -80,6 +81,13 @@ std::vector<const OpDef*> all_op_defs();
 
 /// Checks the node's arity and attributes against its OpDef (names, types, required ones).
 Status validate_node(const Node& node, const OpDef& def);
+
+/// A node of a known op (its OpDef resolved), for passes that build graphs. Outputs' producer is set by
+/// Graph::add_node.
+std::unique_ptr<Node> make_node(const std::string& op_type, const std::string& name, int opset,
+                                std::vector<Value*> inputs, std::vector<Value*> outputs, const std::string& domain = "");
+/// A new constant value holding `t` (name made unique if taken).
+Value* add_constant(Graph& graph, const std::string& name, Tensor t);
 
 // Reusable inference functions for common patterns.
 Status infer_same_as_input0(InferContext& ctx);      ///< output 0 = input 0's type

@@ -31,12 +31,6 @@ void make_constant(Value* v, Tensor t) {
   v->producer = nullptr;
 }
 
-Value* add_constant(Graph& g, const std::string& base, Tensor t) {
-  Value* v = g.add_value(base);
-  make_constant(v, std::move(t));
-  return v;
-}
-
 bool bypass_node(Graph& g, Node* n, Value* in, Value* out) {
   if (!in || !out || in == out) return false;
   if (!is_graph_output(g, out)) {

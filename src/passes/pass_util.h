@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "ir/op_def.h"
 
 namespace kiln::passes {
 
@@ -22,8 +23,6 @@ size_t reader_count(const Graph& g, const Value* v);
 
 /// Makes `v` a constant holding `t` (its type follows the tensor; nothing produces it any more).
 void make_constant(Value* v, Tensor t);
-/// A new constant value named after `base`.
-Value* add_constant(Graph& g, const std::string& base, Tensor t);
 
 /// Removes `n` from the graph so that readers of `out` read `in` instead (`out` = `in` semantically).
 /// When `out` is a graph output, `in` is renamed away instead: its producer then writes `out` directly.

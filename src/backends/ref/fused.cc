@@ -7,38 +7,12 @@
 #include <limits>
 
 #include "backends/ref/kernel.h"
+#include "backends/ref/temp_op.h"
 #include "ir/op_def.h"
 
 namespace kiln::ref {
 
 namespace {
-
-// A one-output ONNX node built on the fly, with the attributes and opset its reference kernel expects.
-struct TempOp {
-  Node node;
-  Value out;
-  Value in[4];  // placeholders so node.has_input() agrees with the tensors passed
-
-  TempOp(const std::string& op_type, int opset) {
-    node.name = op_type;
-    node.op_type = op_type;
-    node.opset = opset;
-    node.def = find_op_def("", op_type);
-    node.outputs = {&out};
-  }
-
-  Result<Tensor> run(const KernelContext& parent, std::vector<const Tensor*> inputs) {
-    KernelFn fn = find_kernel("", node.op_type);
-    if (!fn || !node.def) return parent.error(fmt::format("no reference kernel for {}", node.op_type));
-    node.inputs.clear();
-    for (size_t i = 0; i < inputs.size() && i < 4; ++i) node.inputs.push_back(inputs[i] ? &in[i] : nullptr);
-    std::vector<Tensor> outs(1);
-    KernelContext ctx(node, std::move(inputs), &outs);
-    Status s = fn(ctx);
-    if (!s.ok()) return s.with_context(parent.node().describe());
-    return outs[0];
-  }
-};
 
 // Float attributes of the activations that take parameters, in activation_params order.
 std::vector<std::string> activation_param_names(const std::string& op) {

@@ -126,9 +126,9 @@ class BatchNormFolder {
     std::vector<double> b2(s_.size());
     for (size_t c = 0; c < s_.size(); ++c) b2[c] = (*b)[c] * s_[c] + t_[c];
     KILN_ASSIGN_OR_RETURN(Tensor bt, from_doubles(w->dtype(), b2, {static_cast<int64_t>(b2.size())}));
-    conv.inputs[1] = passes::add_constant(g_, conv.inputs[1]->name + "_bn", std::move(w2));
+    conv.inputs[1] = kiln::add_constant(g_, conv.inputs[1]->name + "_bn", std::move(w2));
     conv.inputs.resize(3);
-    conv.inputs[2] = passes::add_constant(g_, bn.name + "_bias", std::move(bt));
+    conv.inputs[2] = kiln::add_constant(g_, bn.name + "_bias", std::move(bt));
     take_output(conv, bn);
     ++counts_["conv"];
     return true;
@@ -146,9 +146,9 @@ class BatchNormFolder {
     std::vector<double> c2(s_.size());
     for (size_t k = 0; k < s_.size(); ++k) c2[k] = beta * (*c)[k] * s_[k] + t_[k];
     KILN_ASSIGN_OR_RETURN(Tensor ct, from_doubles(w->dtype(), c2, {static_cast<int64_t>(c2.size())}));
-    gemm.inputs[1] = passes::add_constant(g_, gemm.inputs[1]->name + "_bn", std::move(w2));
+    gemm.inputs[1] = kiln::add_constant(g_, gemm.inputs[1]->name + "_bn", std::move(w2));
     gemm.inputs.resize(3);
-    gemm.inputs[2] = passes::add_constant(g_, bn.name + "_bias", std::move(ct));
+    gemm.inputs[2] = kiln::add_constant(g_, bn.name + "_bias", std::move(ct));
     gemm.attrs["beta"] = Attribute::of_float(1.0f);
     take_output(gemm, bn);
     ++counts_["gemm"];
@@ -161,8 +161,8 @@ class BatchNormFolder {
       return false;
     KILN_ASSIGN_OR_RETURN(Tensor w2, scale_along(*w, 1, s_));
     KILN_ASSIGN_OR_RETURN(Tensor tt, from_doubles(w->dtype(), t_, {static_cast<int64_t>(t_.size())}));
-    matmul.inputs[1] = passes::add_constant(g_, matmul.inputs[1]->name + "_bn", std::move(w2));
-    become_binary(bn, "Add", bn.inputs[0], passes::add_constant(g_, bn.name + "_bias", std::move(tt)));
+    matmul.inputs[1] = kiln::add_constant(g_, matmul.inputs[1]->name + "_bn", std::move(w2));
+    become_binary(bn, "Add", bn.inputs[0], kiln::add_constant(g_, bn.name + "_bias", std::move(tt)));
     ++counts_["matmul"];
     return true;
   }
@@ -182,8 +182,8 @@ class BatchNormFolder {
     dims[0] = static_cast<int64_t>(s_.size());
     KILN_ASSIGN_OR_RETURN(Tensor st, from_doubles(type.dtype, s_, dims));
     KILN_ASSIGN_OR_RETURN(Tensor tt, from_doubles(type.dtype, t_, dims));
-    Value* s = passes::add_constant(g_, bn.name + "_scale", std::move(st));
-    Value* t = passes::add_constant(g_, bn.name + "_shift", std::move(tt));
+    Value* s = kiln::add_constant(g_, bn.name + "_scale", std::move(st));
+    Value* t = kiln::add_constant(g_, bn.name + "_shift", std::move(tt));
     Value* y = bn.outputs[0];
     Value* scaled = g_.add_value(bn.name + "_scaled", type);
     // The BN node becomes the Mul (keeping its place); the Add is appended and sorted into place.

@@ -67,7 +67,7 @@ Result<bool> fuse_conv_bias(Graph& g, Node& conv, PassCounts& counts) {
   }
   KILN_ASSIGN_OR_RETURN(Tensor bt, doubles_as(out->type.dtype, *bias));
   conv.inputs.resize(3);
-  conv.inputs[2] = passes::add_constant(g, conv.name + "_bias", std::move(bt));
+  conv.inputs[2] = kiln::add_constant(g, conv.name + "_bias", std::move(bt));
   absorb_add(g, conv, *add);
   ++counts["conv_bias"];
   return true;

@@ -74,15 +74,9 @@ Tensor to_f16(const Tensor& t, const std::string& name, Fp16Report& r) {
 }
 
 std::unique_ptr<Node> make_cast(Graph& g, Value* from, DataType to, const std::string& out_name, int opset) {
-  auto n = std::make_unique<Node>();
-  n->op_type = "Cast";
-  n->name = fmt::format("cast_{}_{}", from->name, dtype_name(to));
-  n->opset = opset;
-  n->def = find_op_def("", "Cast");
-  n->attrs["to"] = Attribute::of_int(static_cast<int64_t>(to));
-  n->inputs = {from};
   Value* out = g.add_value(out_name, {to, from->type.shape});
-  n->outputs = {out};
+  auto n = make_node("Cast", fmt::format("cast_{}_{}", from->name, dtype_name(to)), opset, {from}, {out});
+  n->attrs["to"] = Attribute::of_int(static_cast<int64_t>(to));
   return n;
 }
 

@@ -63,19 +63,9 @@ class QdqInserter {
   Status run();
 
  private:
-  Value* constant(const std::string& name, Tensor t) {
-    Value* v = g_.add_value(name, {t.dtype(), Shape::from_dims(t.dims())});
-    v->constant = std::move(t);
-    return v;
-  }
+  Value* constant(const std::string& name, Tensor t) { return add_constant(g_, name, std::move(t)); }
   Node* add(const std::string& op, const std::string& name, std::vector<Value*> inputs, Value* output) {
-    auto n = std::make_unique<Node>();
-    n->op_type = op;
-    n->name = name;
-    n->opset = opset_;
-    n->def = find_op_def("", op);
-    n->inputs = std::move(inputs);
-    n->outputs = {output};
+    auto n = make_node(op, name, opset_, std::move(inputs), {output});
     Node* raw = n.get();
     g_.add_node(std::move(n));
     return raw;
