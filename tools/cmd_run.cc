@@ -100,46 +100,16 @@ Status write_output(const RunArgs& args, const std::string& name, const Tensor& 
   return print_top(args, name, t);
 }
 
-Status run_engine(const RunArgs& args) {
-  KILN_ASSIGN_OR_RETURN(std::shared_ptr<const Engine> engine, Engine::load(args.model));
-  std::vector<std::string> names;
-  for (const auto& in : engine->inputs()) names.push_back(in.name);
-  KILN_ASSIGN_OR_RETURN(auto context, engine->create_context());
-  std::map<std::string, Tensor> held;  // keeps input data alive through run()
-  std::set<std::string> input_paths;
-  size_t positional = 0;
-  for (const std::string& spec : args.inputs) {
-    auto [name, path] = split_input_spec(spec, names);
-    if (name.empty()) {
-      if (positional >= names.size())
-        return Status::invalid_argument(fmt::format("too many inputs: the engine has {} ({})", names.size(), spec));
-      name = names[positional++];
-    }
-    KILN_ASSIGN_OR_RETURN(Tensor t, read_tensor_file(path));
-    held[name] = t;
-    input_paths.insert(std::filesystem::weakly_canonical(path).string());
-    KILN_RETURN_IF_ERROR(context->set_input(name, TensorView{t.dtype(), t.dims(), t.raw()}));
-  }
-  KILN_RETURN_IF_ERROR(context->run());
-  for (const auto& out : engine->outputs()) {
-    KILN_ASSIGN_OR_RETURN(TensorView view, context->output(out.name));
-    Tensor copy = Tensor::wrap(view.dtype, view.dims, const_cast<void*>(view.data), nullptr);
-    KILN_RETURN_IF_ERROR(write_output(args, out.name, copy, input_paths));
-  }
-  return {};
-}
+// The tensors named by --input, matched to `names` (NAME=FILE, or FILE for the next unnamed input); every
+// input must be given exactly once. `hints` give each input's expected type for the error message.
+struct InputFiles {
+  std::map<std::string, Tensor, std::less<>> tensors;
+  std::set<std::string> paths;  // canonical, so outputs never overwrite them
+};
 
-Status run_model(const RunArgs& args) {
-  if (is_engine_file(args.model)) return run_engine(args);
-  KILN_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(args.model));
-  std::vector<const Value*> runtime_inputs;
-  for (const Value* v : graph.inputs)
-    if (!v->is_constant()) runtime_inputs.push_back(v);
-
-  std::map<std::string, Tensor, std::less<>> feeds;
-  std::set<std::string> input_paths;
-  std::vector<std::string> names;
-  for (const Value* v : runtime_inputs) names.push_back(v->name);
+Result<InputFiles> read_inputs(const RunArgs& args, const std::vector<std::string>& names,
+                               const std::vector<std::string>& hints) {
+  InputFiles in;
   size_t positional = 0;
   for (const std::string& spec : args.inputs) {
     auto [name, path] = split_input_spec(spec, names);
@@ -148,19 +118,51 @@ Status run_model(const RunArgs& args) {
         return Status::invalid_argument(fmt::format("too many inputs: the model has {} ({})", names.size(), spec));
       name = names[positional++];
     }
-    if (feeds.count(name)) return Status::invalid_argument(fmt::format("input '{}' is given twice", name));
-    KILN_ASSIGN_OR_RETURN(feeds[name], read_tensor_file(path));
-    input_paths.insert(std::filesystem::weakly_canonical(path).string());
+    if (in.tensors.count(name)) return Status::invalid_argument(fmt::format("input '{}' is given twice", name));
+    KILN_ASSIGN_OR_RETURN(in.tensors[name], read_tensor_file(path));
+    in.paths.insert(std::filesystem::weakly_canonical(path).string());
   }
-  for (const Value* v : runtime_inputs)
-    if (!feeds.count(v->name))
+  for (size_t i = 0; i < names.size(); ++i)
+    if (!in.tensors.count(names[i]))
       return Status::invalid_argument(fmt::format("no value given for input '{}' ({}); pass --input {}=FILE.npy",
-                                                  v->name, v->type.to_string(), v->name));
+                                                  names[i], hints[i], names[i]));
+  return in;
+}
 
+Status run_engine(const RunArgs& args) {
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<const Engine> engine, Engine::load(args.model));
+  std::vector<std::string> names, hints;
+  for (const auto& in : engine->inputs()) {
+    names.push_back(in.name);
+    hints.push_back(std::string(dtype_name(in.dtype)));
+  }
+  KILN_ASSIGN_OR_RETURN(InputFiles in, read_inputs(args, names, hints));
+  KILN_ASSIGN_OR_RETURN(auto context, engine->create_context());
+  for (const auto& [name, t] : in.tensors)
+    KILN_RETURN_IF_ERROR(context->set_input(name, TensorView{t.dtype(), t.dims(), t.raw()}));
+  KILN_RETURN_IF_ERROR(context->run());
+  for (const auto& out : engine->outputs()) {
+    KILN_ASSIGN_OR_RETURN(TensorView view, context->output(out.name));
+    Tensor copy = Tensor::wrap(view.dtype, view.dims, const_cast<void*>(view.data), nullptr);
+    KILN_RETURN_IF_ERROR(write_output(args, out.name, copy, in.paths));
+  }
+  return {};
+}
+
+Status run_model(const RunArgs& args) {
+  if (is_engine_file(args.model)) return run_engine(args);
+  KILN_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(args.model));
+  std::vector<std::string> names, hints;
+  for (const Value* v : graph.inputs)
+    if (!v->is_constant()) {
+      names.push_back(v->name);
+      hints.push_back(v->type.to_string());
+    }
+  KILN_ASSIGN_OR_RETURN(InputFiles in, read_inputs(args, names, hints));
   KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(graph));
-  KILN_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, runner.run(feeds));
+  KILN_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, runner.run(in.tensors));
   for (size_t i = 0; i < outputs.size(); ++i)
-    KILN_RETURN_IF_ERROR(write_output(args, graph.outputs[i]->name, outputs[i], input_paths));
+    KILN_RETURN_IF_ERROR(write_output(args, graph.outputs[i]->name, outputs[i], in.paths));
   return {};
 }
 

@@ -137,7 +137,8 @@ struct TensorView {
 struct TensorInfo {
   std::string name;
   DataType dtype = DataType::kUndefined;
-  /// Per dimension: the allowed range (min == max for a fixed dimension).
+  /// Per dimension: the allowed range (min == max for a fixed dimension). A dynamic dimension of an output
+  /// follows from the inputs and is given as {0, 0, -1}.
   std::vector<DimRange> dims;
   /// Per dimension: the symbol from the model ("batch", "N"), empty when fixed or unnamed.
   std::vector<std::string> dim_names;

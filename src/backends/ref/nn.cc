@@ -50,20 +50,42 @@ std::vector<double> bias_values(const KernelContext& ctx, int64_t channels) {
   return bias;
 }
 
+// What Conv and ConvTranspose both read and check: operands, window geometry and the output extents.
+struct ConvSetup {
+  std::vector<int64_t> wk;  // kernel spatial extents
+  WindowAttrs attrs;
+  WindowGeometry geo;
+  int64_t group = 1, batch = 0, c_in = 0, c_per_group = 0, m_out = 0, m_per_group = 0;
+  Dims in;    // input spatial extents
+  Dims out;   // [batch, m_out, spatial...]
+};
+
+Result<ConvSetup> conv_setup(const KernelContext& ctx, bool transposed) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  ConvSetup c;
+  c.group = ctx.node().attr_int("group", 1);
+  KILN_ASSIGN_OR_RETURN(c.wk, check_conv_operands(ctx, c.group, transposed));
+  KILN_ASSIGN_OR_RETURN(c.geo, nn_window(ctx, x, c.wk, transposed, &c.attrs));
+  c.batch = x.dim(0);
+  c.c_in = x.dim(1);
+  c.c_per_group = c.c_in / c.group;
+  // Conv weights are [M, C/group, k...]; ConvTranspose weights are [C, M/group, k...].
+  c.m_out = transposed ? w.dim(1) * c.group : w.dim(0);
+  c.m_per_group = c.m_out / c.group;
+  c.in = nn_spatial_dims(x);
+  c.out = {c.batch, c.m_out};
+  c.out.insert(c.out.end(), c.geo.out.begin(), c.geo.out.end());
+  return c;
+}
+
 // y[n, m, o] = B[m] + sum over c in m's group and kernel taps k of x[n, c, o*s - pad_begin + k*d] * W[m, c, k]
 Status conv(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
-  const int64_t group = ctx.node().attr_int("group", 1);
-  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> wk, check_conv_operands(ctx, group, false));
-  WindowAttrs attrs;
-  KILN_ASSIGN_OR_RETURN(WindowGeometry geo, nn_window(ctx, x, wk, false, &attrs));
+  KILN_ASSIGN_OR_RETURN(const ConvSetup s, conv_setup(ctx, false));
+  const auto& [wk, attrs, geo, group, batch, c_in, c_per_group, m_out, m_per_group, in, out_dims] = s;
   const size_t n = wk.size();
-  const int64_t batch = x.dim(0), c_in = x.dim(1), m_out = w.dim(0);
-  const int64_t c_per_group = c_in / group, m_per_group = m_out / group;
-  const Dims in = nn_spatial_dims(x);
-  Dims out_dims = {batch, m_out};
-  out_dims.insert(out_dims.end(), geo.out.begin(), geo.out.end());
   Tensor& y = ctx.allocate_output(0, x.dtype(), out_dims);
 
   return visit_float(x.dtype(), [&](auto tag) -> Status {
@@ -112,16 +134,9 @@ Status conv(KernelContext& ctx) {
 Status conv_transpose(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
-  const int64_t group = ctx.node().attr_int("group", 1);
-  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> wk, check_conv_operands(ctx, group, true));
-  WindowAttrs attrs;
-  KILN_ASSIGN_OR_RETURN(WindowGeometry geo, nn_window(ctx, x, wk, true, &attrs));
+  KILN_ASSIGN_OR_RETURN(const ConvSetup s, conv_setup(ctx, true));
+  const auto& [wk, attrs, geo, group, batch, c_in, c_per_group, m_out, m_per_group, in, out_dims] = s;
   const size_t n = wk.size();
-  const int64_t batch = x.dim(0), c_in = x.dim(1), m_per_group = w.dim(1);
-  const int64_t c_per_group = c_in / group, m_out = m_per_group * group;
-  const Dims in = nn_spatial_dims(x);
-  Dims out_dims = {batch, m_out};
-  out_dims.insert(out_dims.end(), geo.out.begin(), geo.out.end());
   Tensor& y = ctx.allocate_output(0, x.dtype(), out_dims);
 
   return visit_float(x.dtype(), [&](auto tag) -> Status {
