@@ -192,7 +192,7 @@ TEST(Int8Build, CacheForAnotherMethodOrModelIsRefused) {
   EXPECT_NE(p.status().message().find("missing"), std::string::npos) << p.status().message();
 }
 
-TEST(Int8Build, EngineIsAQuarterOfFp32PlusPerChannelParameters) {
+TEST(Int8Build, EngineStaysUnderAThirdOfFp32OnThisSmallModel) {
   SKIP_WITHOUT_SHARED();
   BuildOptions fp32;
   auto a = build_engine(model(), (work() / "size_fp32.kiln").string(), fp32);
