@@ -75,6 +75,9 @@ struct BuildOptions {
   bool fp16_io = false;
   /// Backend to build for: "cpu" (the only one in this version).
   std::string backend = "cpu";
+  /// Tactic timings from earlier builds, keyed by CPU model and library versions: read when it exists,
+  /// updated after the build (TensorRT's timing cache). Empty: time every candidate.
+  std::string timing_cache;
   /// INT8 only: calibration and quantization settings.
   struct Int8 {
     /// Representative inputs: a folder of images (with `preprocess`), .npy files (a file or a folder; one
@@ -146,6 +149,19 @@ struct TensorInfo {
 
 class ExecutionContext;
 
+/// Threads the CPU kernels use (process-wide; default: all cores). Returns the previous setting.
+int set_cpu_threads(int threads);
+/// The current CPU thread count.
+int cpu_threads();
+
+/// The time one node took in a profiled run (ExecutionContext::enable_profiling).
+struct LayerTime {
+  std::string node;
+  std::string op_type;
+  std::string kernel;  ///< tactic that ran it, e.g. "onednn:brgconv:avx512_core" or "ref"
+  double seconds = 0;
+};
+
 /// A loaded engine: immutable, shareable between threads. Contexts keep their engine alive.
 class Engine : public std::enable_shared_from_this<Engine> {
  public:
@@ -183,6 +199,10 @@ class ExecutionContext {
   Status run();
   /// An output of the last run(); valid until the next run() or the context's destruction.
   Result<TensorView> output(const std::string& name) const;
+  /// When on, run() times every node (adds a clock read per node); see last_profile().
+  void enable_profiling(bool on);
+  /// Per-node times of the last profiled run, in execution order.
+  const std::vector<LayerTime>& last_profile() const;
 
   ~ExecutionContext();
 

@@ -58,6 +58,8 @@ struct ExecutionContext::Impl {
   std::byte* arena = nullptr;
   std::map<std::string, TensorView, std::less<>> bound;
   std::vector<Tensor> outputs;
+  bool profiling = false;
+  std::vector<LayerTime> profile;
 };
 
 namespace {
@@ -218,9 +220,21 @@ Status ExecutionContext::run() {
     if (t.byte_size()) std::memcpy(slot->raw(), t.raw(), t.byte_size());
     return *slot;
   };
+  if (impl_->profiling) {
+    impl_->profile.clear();
+    const Graph& graph = engine.file.graph;
+    std::unordered_map<const Node*, size_t> index;
+    for (size_t i = 0; i < graph.nodes().size(); ++i) index[graph.nodes()[i].get()] = i;
+    options.node_timer = [&, index](const Node& node, double seconds) {
+      impl_->profile.push_back({node.name, node.op_type, engine.runner->tactic(index.at(&node)), seconds});
+    };
+  }
   KILN_ASSIGN_OR_RETURN(impl_->outputs, engine.runner->run(feeds, options));
   return {};
 }
+
+void ExecutionContext::enable_profiling(bool on) { impl_->profiling = on; }
+const std::vector<LayerTime>& ExecutionContext::last_profile() const { return impl_->profile; }
 
 Result<TensorView> ExecutionContext::output(const std::string& name) const {
   const auto& outs = impl_->engine->outputs;

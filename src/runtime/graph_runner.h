@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "ir/graph.h"
 #include "kiln/status.h"
+#include "runtime/node_kernel.h"
 
 namespace kiln {
 
@@ -24,20 +25,27 @@ struct RunOptions {
   /// Called with each node output after its kernel ran; may move it into planned memory (kernels that
   /// return views of their inputs, like Reshape, bypass `allocate`).
   std::function<Tensor(const Value&, Tensor)> place;
+  /// Called after each node with its wall time in seconds (profiling); null: no clock reads.
+  std::function<void(const Node&, double seconds)> node_timer;
 };
 
 class GraphRunner {
  public:
-  /// Checks that every node has a reference kernel; lists all that do not, in one message.
-  static Result<GraphRunner> create(const Graph& graph);
+  /// Checks that every node has a kernel (`kernels[i]` for node i when set, else the reference kernel);
+  /// lists all that do not, in one message.
+  static Result<GraphRunner> create(const Graph& graph, NodeKernels kernels = {});
+
+  /// The tactic that runs node i ("ref" for the reference kernel).
+  std::string tactic(size_t node_index) const;
 
   /// Runs the graph. `inputs` maps graph input names to tensors; returns outputs in graph order.
   Result<std::vector<Tensor>> run(const std::map<std::string, Tensor, std::less<>>& inputs,
                                   const RunOptions& options = {}) const;
 
  private:
-  explicit GraphRunner(const Graph& graph) : graph_(&graph) {}
+  GraphRunner(const Graph& graph, NodeKernels kernels) : graph_(&graph), kernels_(std::move(kernels)) {}
   const Graph* graph_;
+  NodeKernels kernels_;
 };
 
 /// Checks a tensor against a declared value type; binds symbolic dims in `symbols`.
