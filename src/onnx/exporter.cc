@@ -94,9 +94,12 @@ class NodeWriter {
       return;
     }
     static const std::set<std::string> kExpandable = {"FusedConv", "FusedGemm", "FusedMatMul", "ElementwiseChain"};
-    if (!expand || !kExpandable.count(n.op_type)) {
+    // ONNX's Conv is NCHW only: a channels-last FusedConv has no standard form.
+    const bool channels_last = n.attr_string("layout", "NCHW") != "NCHW";
+    if (!expand || !kExpandable.count(n.op_type) || channels_last) {
       problems.push_back(fmt::format("{} (kiln.{}{})", n.describe(), n.op_type,
-                                     kExpandable.count(n.op_type) ? ": set expand_kiln_ops" : ": no standard form"));
+                                     kExpandable.count(n.op_type) && !channels_last ? ": set expand_kiln_ops"
+                                                                                     : ": no standard form"));
       return;
     }
     Status s = n.op_type == "ElementwiseChain" ? expand_chain(n) : expand_fused(n);
@@ -215,7 +218,8 @@ class NodeWriter {
     std::string y = (has_add || !act.empty()) ? intermediate(out, "/" + base_op) : out.name;
     onnx::NodeProto& p = add(base_op, inputs, y, n.name + (y == out.name ? "" : "/" + base_op));
     for (const auto& [name, a] : n.attrs)
-      if (name != "activation" && name != "activation_params") fill_attribute(name, a, *p.add_attribute());
+      if (name != "activation" && name != "activation_params" && name != "layout")
+        fill_attribute(name, a, *p.add_attribute());
     if (has_add) {
       std::string sum = act.empty() ? out.name : intermediate(out, "/Add");
       add("Add", {y, n.inputs[addend]->name}, sum, n.name + "/Add");

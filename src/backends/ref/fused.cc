@@ -1,12 +1,14 @@
 // Reference kernels of kiln's fused ops (domain "kiln"; defined in src/ir/ops/fused_ops.cc).
 //
 // Each one runs the reference kernels of the ONNX ops it replaces, in the same order, on a temporary node,
-// so a fused graph computes bit for bit what the unfused graph computed.
+// so a fused graph computes bit for bit what the unfused graph computed. FusedConv in NHWC runs its NCHW form
+// between transposes (run_in_layout).
 #include <fmt/format.h>
 
 #include <limits>
 
 #include "backends/ref/kernel.h"
+#include "backends/ref/layout_util.h"
 #include "backends/ref/temp_op.h"
 #include "ir/op_def.h"
 
@@ -98,12 +100,14 @@ Status add_and_activate(KernelContext& ctx, Tensor y, const Tensor* addend) {
   return {};
 }
 
-Status fused_conv(KernelContext& ctx) {
+Status fused_conv_nchw(KernelContext& ctx) {
   TempOp conv("Conv", 11);
   copy_base_attrs(ctx.node(), conv.node);
   KILN_ASSIGN_OR_RETURN(Tensor y, conv.run(ctx, {&ctx.input(0), &ctx.input(1), optional_input(ctx, 2)}));
   return add_and_activate(ctx, std::move(y), optional_input(ctx, 3));
 }
+
+Status fused_conv(KernelContext& ctx) { return run_in_layout(ctx, {0, 3}, fused_conv_nchw); }
 
 Status fused_gemm(KernelContext& ctx) {
   TempOp gemm("Gemm", 13);

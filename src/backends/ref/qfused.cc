@@ -13,6 +13,8 @@
 // exact integer; the only double roundings are of the multiplier and the product, far below the 0.5 step
 // except at exact ties). ONNX QLinearConv (and onnxruntime) compute float(acc) · float multiplier in float32
 // instead, so on rare near-ties the two differ by one quantization step.
+//
+// QConv in NHWC runs its NCHW form between transposes (run_in_layout).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include <limits>
 
 #include "backends/ref/kernel.h"
+#include "backends/ref/layout_util.h"
 #include "backends/ref/temp_op.h"
 #include "ir/op_def.h"
 
@@ -109,7 +112,7 @@ Status requantize(KernelContext& ctx, const Tensor& acc, const Tensor& x_scale, 
 
 const Tensor* optional_input(const KernelContext& ctx, size_t i) { return ctx.has_input(i) ? &ctx.input(i) : nullptr; }
 
-Status qconv(KernelContext& ctx) {
+Status qconv_nchw(KernelContext& ctx) {
   const Tensor& w = ctx.input(3);
   if (w.rank() < 3) return ctx.error(fmt::format("w must have rank >= 3, got {}", w.type_string()));
   const int64_t M = w.dim(0);
@@ -133,6 +136,8 @@ Status qconv(KernelContext& ctx) {
   return requantize(ctx, acc, ctx.input(1), ctx.input(4), ctx.input(6), ctx.input(7), optional_input(ctx, 8), M,
                     inner, z, optional_input(ctx, 10), optional_input(ctx, 11));
 }
+
+Status qconv(KernelContext& ctx) { return run_in_layout(ctx, {0, 9}, qconv_nchw); }
 
 Status qmatmul(KernelContext& ctx) {
   const Tensor& b = ctx.input(3);

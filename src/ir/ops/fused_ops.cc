@@ -8,12 +8,15 @@
 // `activation` names an ONNX op ("" = none); `activation_params` are its float attributes in a fixed order
 // (the ORT convention): LeakyRelu/Elu/Celu/ThresholdedRelu [alpha], HardSigmoid [alpha, beta],
 // Selu [alpha, gamma], Shrink [bias, lambd], Clip [min, max] (±inf when absent), others [].
+// FusedConv's `layout` ("NCHW" or "NHWC", see src/ir/ops/layout_util.h) is the memory order of X, Z and Y;
+// W stays [M, C/group, kH, kW].
 // ElementwiseChain's `ops` are unary ONNX ops with the same parameters in `params` (two slots per op,
 // unused slots 0), or a binary op with a constant scalar: "Add" (x + c) or "Add:r" (c + x), likewise
 // Sub, Mul, Div, Pow, Max, Min; the scalar is params[2k] in the input's dtype.
 #include <fmt/format.h>
 
 #include "ir/op_def.h"
+#include "ir/ops/layout_util.h"
 
 namespace kiln {
 
@@ -46,10 +49,12 @@ Status check_addend(InferContext& ctx, size_t input, const Shape& out) {
   return {};
 }
 
-Status infer_fused_conv(InferContext& ctx) {
+Status infer_fused_conv_nchw(InferContext& ctx) {
   KILN_RETURN_IF_ERROR(infer_like(ctx, "Conv"));
   return check_addend(ctx, 3, ctx.node().outputs[0]->type.shape);
 }
+
+Status infer_fused_conv(InferContext& ctx) { return layout::infer_in_layout(ctx, {0, 3}, infer_fused_conv_nchw); }
 
 Status infer_fused_gemm(InferContext& ctx) { return infer_like(ctx, "Gemm"); }
 
@@ -74,7 +79,7 @@ const std::vector<OpDef>& defs() {
        .max_inputs = 4,
        .attrs = {attr_string("auto_pad", "NOTSET"), attr_ints("dilations"), attr_int("group", 1),
                  attr_ints("kernel_shape"), attr_ints("pads"), attr_ints("strides"), activation_attr(),
-                 attr_floats("activation_params")},
+                 attr_floats("activation_params"), attr_string("layout", "NCHW")},
        .infer = infer_fused_conv},
       {.op_type = "FusedGemm",
        .domain = "kiln",

@@ -14,11 +14,15 @@
 //   t    = acc · (x_scale · w_scale[c] / y_scale) + (z - z_zp) · (z_scale / y_scale)   (double)
 //   y    = saturate(clamp_activation(round_half_even(t) + y_zp))
 //
+// `layout` ("NCHW" or "NHWC", see src/ir/ops/layout_util.h) is the memory order of x, z and y; w stays
+// [M, C/group, kH, kW].
+//
 // This is QuantizeLinear(activation(DequantizeLinear(...) ⊛ DequantizeLinear(...) + DQ(B) + DQ(z))) evaluated
 // in float64 (the reference kernel is in src/backends/ref/qfused.cc).
 #include <fmt/format.h>
 
 #include "ir/op_def.h"
+#include "ir/ops/layout_util.h"
 
 namespace kiln {
 
@@ -43,7 +47,7 @@ Status check_activation(InferContext& ctx) {
   return ctx.error(fmt::format("activation '{}' is not supported by integer ops (expected '', Relu or Clip)", act));
 }
 
-Status infer_qconv(InferContext& ctx) {
+Status infer_qconv_nchw(InferContext& ctx) {
   if (ctx.num_inputs() > 9 && ctx.has_input(9) && (!ctx.has_input(10) || !ctx.has_input(11)))
     return ctx.error("a residual z needs z_scale and z_zero_point");
   if (ctx.has_input(0) && !is_8bit(ctx.input_dtype(0)))
@@ -53,6 +57,8 @@ Status infer_qconv(InferContext& ctx) {
   KILN_RETURN_IF_ERROR(check_activation(ctx));
   return infer_like(ctx, "QLinearConv");
 }
+
+Status infer_qconv(InferContext& ctx) { return layout::infer_in_layout(ctx, {0, 9}, infer_qconv_nchw); }
 
 Status infer_qmatmul(InferContext& ctx) {
   if (ctx.has_input(8) && ctx.input_dtype(8) != DataType::kI32)
@@ -69,7 +75,7 @@ const std::vector<OpDef>& defs() {
        .max_inputs = 12,
        .attrs = {attr_string("auto_pad", "NOTSET"), attr_ints("dilations"), attr_int("group", 1),
                  attr_ints("kernel_shape"), attr_ints("pads"), attr_ints("strides"), attr_string("activation", ""),
-                 attr_floats("activation_params")},
+                 attr_floats("activation_params"), attr_string("layout", "NCHW")},
        .infer = infer_qconv},
       {.op_type = "QMatMul",
        .domain = "kiln",

@@ -1,0 +1,37 @@
+// Channels-last support shared by the layout-aware ops (kiln.FusedConv, kiln.QConv, kiln.Pool).
+//
+// Their `layout` attribute says how the activation tensors (X, the residual Z, Y) are laid out in memory:
+// "NCHW" (ONNX's order, the default) or "NHWC" (channels last, 2-D only: rank 4). Weights and biases never
+// change layout. An op in NHWC means exactly "transpose the activations to NCHW, run the op, transpose the
+// result back", so inference and the reference kernels reuse the NCHW code through these helpers.
+#pragma once
+
+#include <array>
+#include <initializer_list>
+#include <string_view>
+
+#include "core/shape.h"
+#include "ir/op_def.h"
+
+namespace kiln::layout {
+
+/// Transpose permutations between the two layouts (Transpose's `perm`: output axis i is input axis perm[i]).
+inline constexpr std::array<int64_t, 4> kNchwToNhwc = {0, 2, 3, 1};
+inline constexpr std::array<int64_t, 4> kNhwcToNchw = {0, 3, 1, 2};
+
+/// `s` with its axes permuted (output axis i = input axis perm[i]); unknown rank stays unknown. The caller
+/// checks that the rank is 4.
+Shape permute(const Shape& s, const std::array<int64_t, 4>& perm);
+
+/// The node's `layout` attribute: true for "NHWC", false for "NCHW", an error naming the node otherwise.
+Result<bool> is_nhwc(const Node& node);
+
+/// Runs `infer_nchw` (the op's inference in NCHW) for a node in either layout. In NHWC the `activation_inputs`
+/// (when present) must have rank 4; a temporary copy of the node sees them permuted to NCHW, and every
+/// output's inferred shape is permuted back to NHWC.
+Status infer_in_layout(InferContext& ctx, std::initializer_list<size_t> activation_inputs, InferFn infer_nchw);
+
+/// kiln.Pool's modes: the ONNX pooling ops it stands for.
+bool is_pool_mode(std::string_view mode);
+
+}  // namespace kiln::layout
