@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <unordered_map>
 
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_kernel.h"
 #include "backends/ref/kernel.h"
 #include "builder/profile.h"
 #include "core/file_util.h"
@@ -195,8 +197,14 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   for (Value* in : graph.inputs)  // fp16_io changes input dtypes, not shapes
     if (symbolic.count(in->name)) symbolic[in->name] = in->type.shape.dims();
 
-  // The profile must be valid for the whole graph at its extremes; size the arena at the max.
+  // The profile must be valid for the whole graph at its extremes; size the arena at the max. Kernels are
+  // chosen (and weights packed) for the opt shapes.
   KILN_RETURN_IF_ERROR(specialize_inputs(graph, profile, 0));
+  KILN_RETURN_IF_ERROR(specialize_inputs(graph, profile, 1));
+  std::map<std::string, Dims> opt_input_dims;
+  for (const auto& n : graph.nodes())
+    if (!n->inputs.empty() && n->inputs[0] && n->inputs[0]->type.shape.is_static())
+      opt_input_dims[n->name] = n->inputs[0]->type.shape.static_dims();
   KILN_RETURN_IF_ERROR(specialize_inputs(graph, profile, 2));
   std::unordered_map<const Value*, uint64_t> max_bytes;
   for (const auto& v : graph.values())
@@ -205,15 +213,34 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   KILN_RETURN_IF_ERROR(restore_symbolic_inputs(graph, symbolic));
   MemoryPlan plan = plan_memory(graph, max_bytes);
 
-  // Kernel choice: the reference kernels need no workspace, so every node fits any --workspace.
+  // Kernel choice: oneDNN where the CPU backend supports the node (weights packed into its layout now, so
+  // loading is a memory map), the reference kernels elsewhere.
+  cpu::PackReport packed;
+  KILN_RETURN_IF_ERROR(cpu::pack_cpu_weights(graph, opt_input_dims, &packed).with_context(model_path));
   nlohmann::json kernels = nlohmann::json::object();
-  for (const auto& n : graph.nodes()) {
-    if (!ref::find_kernel(n->domain, n->op_type))
-      return Status::unsupported(fmt::format("{}: no kernel for {}", model_path, n->describe()));
-    kernels[n->name] = "ref";
+  size_t fast_count = 0;
+  for (const auto& node : graph.nodes()) {
+    const Node& n = *node;
+    KILN_ASSIGN_OR_RETURN(auto fast, cpu::create_cpu_kernel(n));
+    if (fast) {
+      auto it = opt_input_dims.find(n.name);
+      if (it != opt_input_dims.end()) {
+        KILN_ASSIGN_OR_RETURN(std::string impl, fast->implementation_at(it->second));
+        kernels[n.name] = "onednn:" + impl;
+      } else {
+        kernels[n.name] = "onednn";
+      }
+      ++fast_count;
+      continue;
+    }
+    if (!ref::find_kernel(n.domain, n.op_type))
+      return Status::unsupported(fmt::format("{}: no kernel for {}", model_path, n.describe()));
+    kernels[n.name] = "ref";
   }
-  report.log.push_back(fmt::format("kernels: {} nodes on the reference CPU kernels; workspace used 0 of {} bytes",
-                                   graph.nodes().size(), options.workspace_bytes));
+  report.log.push_back(fmt::format("kernels: {} nodes on oneDNN ({} weight tensors packed, {} -> {} bytes), {} on "
+                                   "the reference kernels; workspace limit {} bytes",
+                                   fast_count, packed.nodes_packed, packed.bytes_before, packed.bytes_after,
+                                   graph.nodes().size() - fast_count, options.workspace_bytes));
 
   nlohmann::json values = nlohmann::json::object();
   for (const auto& [name, slot] : plan.slots) values[name] = {{"offset", slot.offset}, {"size", slot.bytes}};

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "backends/cpu/cpu_backend.h"
 #include "engine/engine_file.h"
 #include "kiln/kiln.h"
 #include "runtime/graph_runner.h"
@@ -133,7 +134,9 @@ Result<std::shared_ptr<const Engine>> Engine::load(const std::string& path) {
   }
   for (const auto& [name, slot] : impl->plan.slots)
     if (const Value* v = impl->file.graph.find_value(name)) impl->slots[v] = slot;
-  auto runner = GraphRunner::create(impl->file.graph);
+  auto kernels = cpu::create_cpu_kernels(impl->file.graph);
+  if (!kernels.ok()) return kernels.status().with_context(path);
+  auto runner = GraphRunner::create(impl->file.graph, std::move(*kernels));
   if (!runner.ok()) return runner.status().with_context(path);
   impl->runner.emplace(std::move(*runner));
   return std::shared_ptr<const Engine>(new Engine(std::move(impl)));

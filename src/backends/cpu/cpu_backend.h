@@ -1,0 +1,24 @@
+// The CPU backend's entry points: kernels for a graph (at engine load, or for calibration), and weight
+// packing at build time.
+#pragma once
+
+#include "ir/graph.h"
+#include "kiln/status.h"
+#include "runtime/node_kernel.h"
+
+namespace kiln::cpu {
+
+/// A oneDNN kernel for every node the CPU backend runs (null entries fall back to the reference kernels).
+Result<NodeKernels> create_cpu_kernels(const Graph& graph);
+
+struct PackReport {
+  size_t nodes_packed = 0;
+  uint64_t bytes_before = 0, bytes_after = 0;
+};
+
+/// Build time: replaces the weights of every oneDNN-run node by a blob in the layout its primitive wants at
+/// the profile's opt shapes (`opt_input_dims`: node input 0's dims at opt, per node name; nodes missing there
+/// are packed for their declared static shape or left plain). Marks packed nodes with `weight_packing`.
+Status pack_cpu_weights(Graph& graph, const std::map<std::string, Dims>& opt_input_dims, PackReport* report = nullptr);
+
+}  // namespace kiln::cpu

@@ -1,0 +1,89 @@
+#include "backends/cpu/cpu_kernel.h"
+
+#include <fmt/format.h>
+
+namespace kiln::cpu {
+
+std::string CpuKernel::tactic() const {
+  std::lock_guard lock(mutex_);
+  return "onednn:" + (last_implementation_.empty() ? std::string("pending") : last_implementation_);
+}
+
+Result<const PreparedPrimitive*> CpuKernel::prepared(const Dims& input_dims) const {
+  std::lock_guard lock(mutex_);
+  auto it = cache_.find(input_dims);
+  if (it != cache_.end()) return it->second.get();
+  Result<PreparedPrimitive> created = [&]() -> Result<PreparedPrimitive> {
+    try {
+      return create_primitive(input_dims);
+    } catch (const dnnl::error& e) {
+      return Status::internal(fmt::format("node '{}': oneDNN could not create a primitive for input {}: {}", name_,
+                                          dims_to_string(input_dims), e.what()));
+    }
+  }();
+  if (!created.ok()) return created.status();
+  auto p = std::make_unique<PreparedPrimitive>(std::move(*created));
+  if (weights_.data) {
+    if (p->weights == weights_.md) {
+      p->weights_data = weights_.data;  // stored in exactly the layout wanted: use the engine's bytes in place
+    } else {
+      p->owned_weights = reorder_to(weights_.md, weights_.data, p->weights);
+      p->weights_data = p->owned_weights->data();
+    }
+  }
+  last_implementation_ = p->implementation;
+  return cache_.emplace(input_dims, std::move(p)).first->second.get();
+}
+
+Result<std::optional<Tensor>> CpuKernel::packed_weights(const Dims& input_dims) const {
+  if (!weights_.data) return std::optional<Tensor>{};
+  KILN_ASSIGN_OR_RETURN(const PreparedPrimitive* p, prepared(input_dims));
+  return std::optional<Tensor>(make_packed_weights(p->weights, p->weights_data));
+}
+
+Result<std::string> CpuKernel::implementation_at(const Dims& input_dims) const {
+  KILN_ASSIGN_OR_RETURN(const PreparedPrimitive* p, prepared(input_dims));
+  return p->implementation;
+}
+
+Result<KernelWeights> read_weights(const Node& node, size_t input, const dnnl::memory::desc& plain_md) {
+  const Value* v = node.inputs[input];
+  KernelWeights w;
+  w.keep = *v->constant;
+  if (node.attr_string(kWeightPackingAttr) == kOneDnnPacking) {
+    auto packed = parse_packed_weights(w.keep);
+    if (!packed.ok()) return packed.status().with_context(fmt::format("{} weights '{}'", node.describe(), v->name));
+    w.md = packed->md;
+    w.data = packed->data;
+    w.packed = true;
+    return w;
+  }
+  w.md = plain_md;
+  w.data = w.keep.raw();
+  return w;
+}
+
+void execute(const PreparedPrimitive& p, std::unordered_map<int, dnnl::memory> args) {
+  if (p.weights_data) args[DNNL_ARG_WEIGHTS] = view_memory(p.weights, p.weights_data);
+  if (p.scratchpad_bytes) {
+    dnnl::memory::desc md({static_cast<dnnl::memory::dim>(p.scratchpad_bytes)}, dnnl::memory::data_type::u8,
+                          dnnl::memory::format_tag::a);
+    args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(md, onednn_engine(), thread_scratchpad(p.scratchpad_bytes));
+  }
+  p.primitive.execute(thread_stream(), args);
+  thread_stream().wait();
+}
+
+Result<std::shared_ptr<const CpuKernel>> create_cpu_kernel(const Node& node) {
+  try {
+    KILN_ASSIGN_OR_RETURN(auto conv, create_conv_kernel(node));
+    if (conv) return conv;
+    KILN_ASSIGN_OR_RETURN(auto ip, create_inner_product_kernel(node));
+    if (ip) return ip;
+    return create_pool_kernel(node);
+  } catch (const dnnl::error& e) {
+    return Status::internal(fmt::format("{}: oneDNN: {}", node.describe(), e.what()));
+  }
+}
+
+}  // namespace kiln::cpu

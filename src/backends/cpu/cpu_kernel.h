@@ -1,0 +1,81 @@
+// The CPU backend's kernels: oneDNN primitives for the nodes that dominate run time (convolutions,
+// fully connected layers, pooling), in f32 and int8. A kernel parses its node once, creates a oneDNN
+// primitive per input shape on first use (cached; thread-safe), and uses weights packed into the
+// primitive's preferred layout — packed at build time and stored in the engine, or packed on creation
+// when given plain weights (calibration runs on the unpacked graph).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "backends/cpu/onednn_common.h"
+#include "runtime/node_kernel.h"
+
+namespace kiln::cpu {
+
+/// Node attribute set on nodes whose weight input holds a packed blob (see PackedWeights).
+inline constexpr const char* kWeightPackingAttr = "weight_packing";
+inline constexpr const char* kOneDnnPacking = "onednn";
+
+/// Weights as a kernel holds them: the constant (plain or packed) it reads.
+struct KernelWeights {
+  dnnl::memory::desc md;  ///< plain (e.g. oihw) or the packed layout
+  const void* data = nullptr;
+  bool packed = false;
+  Tensor keep;  ///< keeps the constant's storage (an engine mapping) alive
+};
+
+/// One primitive ready to run at one input shape.
+struct PreparedPrimitive {
+  dnnl::primitive primitive;
+  dnnl::memory::desc src, weights, dst, bias;
+  const void* weights_data = nullptr;
+  std::shared_ptr<std::vector<std::byte>> owned_weights;  ///< when the stored layout had to be reordered
+  size_t scratchpad_bytes = 0;
+  std::string implementation;
+};
+
+class CpuKernel : public NodeKernel {
+ public:
+  std::string tactic() const override;
+  /// Which input holds the weights (for packing at build).
+  virtual size_t weight_input() const = 0;
+  /// Build time: the weights in the layout the primitive wants at input shape `input_dims`, as a blob for
+  /// the engine (make_packed_weights); nullopt when the kernel has no weights to pack.
+  Result<std::optional<Tensor>> packed_weights(const Dims& input_dims) const;
+  /// The oneDNN implementation chosen for input 0 of shape `input_dims` (creates the primitive).
+  Result<std::string> implementation_at(const Dims& input_dims) const;
+
+ protected:
+  /// Creates the primitive for input 0 of shape `input_dims` (weights not yet attached).
+  virtual Result<PreparedPrimitive> create_primitive(const Dims& input_dims) const = 0;
+  /// The cached primitive for `input_dims`, with weights in its layout.
+  Result<const PreparedPrimitive*> prepared(const Dims& input_dims) const;
+
+  KernelWeights weights_;
+  std::string name_;  ///< node name, for errors
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::map<Dims, std::unique_ptr<PreparedPrimitive>> cache_;
+  mutable std::string last_implementation_;
+};
+
+/// The oneDNN kernel for `node`, or null when the CPU backend leaves it to the reference kernels
+/// (unsupported op, dtype, rank, attribute or activation). Errors only for malformed packed weights.
+Result<std::shared_ptr<const CpuKernel>> create_cpu_kernel(const Node& node);
+
+// Per-family factories (null: not supported).
+Result<std::shared_ptr<const CpuKernel>> create_conv_kernel(const Node& node);
+Result<std::shared_ptr<const CpuKernel>> create_inner_product_kernel(const Node& node);
+Result<std::shared_ptr<const CpuKernel>> create_pool_kernel(const Node& node);
+
+/// Reads a weight input: packed blob (node marked with kWeightPackingAttr) or plain tensor of `plain_md`.
+Result<KernelWeights> read_weights(const Node& node, size_t input, const dnnl::memory::desc& plain_md);
+
+/// Runs `p` with the given arguments plus weights and a scratchpad.
+void execute(const PreparedPrimitive& p, std::unordered_map<int, dnnl::memory> args);
+
+}  // namespace kiln::cpu
