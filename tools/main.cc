@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   kiln::tools::add_build_command(app, exit_code);
   kiln::tools::add_inspect_command(app, exit_code);
   kiln::tools::add_compare_command(app, exit_code);
+  kiln::tools::add_bench_command(app, exit_code);
   app.parse_complete_callback([&] {
     if (verbose) kiln::set_log_level(kiln::LogLevel::kInfo);
     if (quiet) kiln::set_log_level(kiln::LogLevel::kError);
