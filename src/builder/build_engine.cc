@@ -17,6 +17,7 @@
 #include "onnx/importer.h"
 #include "passes/pass_manager.h"
 #include "builder/calibrate.h"
+#include "builder/fp16_weight_storage.h"
 #include "passes/precision/convert_to_fp16.h"
 #include "passes/precision/fold_qdq.h"
 #include "passes/precision/insert_qdq.h"
@@ -163,7 +164,11 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
     if (r.nodes_before != r.nodes_after || !r.counts.empty())
       report.log.push_back(fmt::format("{}: {} nodes -> {}", r.pass, r.nodes_before, r.nodes_after));
 
-  if (options.precision == Precision::kFP16) {
+  // FP16 on the CPU stores weights in f16 and computes in f32 (see fp16_weight_storage.h); with --fp16-io
+  // the whole graph is retyped to f16 instead (f16 tensors in and out; those nodes run on the reference
+  // kernels).
+  bool fp16_storage_only = options.precision == Precision::kFP16 && !options.fp16_io;
+  if (options.precision == Precision::kFP16 && options.fp16_io) {
     Fp16Report fp16;
     KILN_RETURN_IF_ERROR(convert_to_fp16(graph, options.fp16_io, &fp16).with_context(model_path));
     log_fp16(fp16, report.log);
@@ -215,6 +220,11 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
 
   // Kernel choice: oneDNN where the CPU backend supports the node (weights packed into its layout now, so
   // loading is a memory map), the reference kernels elsewhere.
+  if (fp16_storage_only) {
+    Fp16Report fp16;
+    KILN_RETURN_IF_ERROR(store_cpu_weights_fp16(graph, &fp16).with_context(model_path));
+    log_fp16(fp16, report.log);
+  }
   cpu::PackReport packed;
   KILN_RETURN_IF_ERROR(cpu::pack_cpu_weights(graph, opt_input_dims, &packed).with_context(model_path));
   nlohmann::json kernels = nlohmann::json::object();
@@ -237,9 +247,10 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
       return Status::unsupported(fmt::format("{}: no kernel for {}", model_path, n.describe()));
     kernels[n.name] = "ref";
   }
-  report.log.push_back(fmt::format("kernels: {} nodes on oneDNN ({} weight tensors packed, {} -> {} bytes), {} on "
-                                   "the reference kernels; workspace limit {} bytes",
+  report.log.push_back(fmt::format("kernels: {} nodes on oneDNN ({} weight tensors packed, {} -> {} bytes; {} kept "
+                                   "plain, packed at load), {} on the reference kernels; workspace limit {} bytes",
                                    fast_count, packed.nodes_packed, packed.bytes_before, packed.bytes_after,
+                                   packed.nodes_left_plain,
                                    graph.nodes().size() - fast_count, options.workspace_bytes));
 
   nlohmann::json values = nlohmann::json::object();

@@ -6,6 +6,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "backends/cpu/cpu_backend.h"
 #include "quant/tensor_observer.h"
 #include "runtime/graph_runner.h"
 
@@ -30,7 +31,9 @@ Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::st
     auto [it, inserted] = observers.try_emplace(name);
     by_value[v] = &it->second;
   }
-  KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(graph));
+  // The FP32 graph runs on the fast CPU kernels (the reference kernels make large models take hours).
+  KILN_ASSIGN_OR_RETURN(NodeKernels kernels, cpu::create_cpu_kernels(graph));
+  KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(graph, std::move(kernels)));
   Status observe_status;
   int pass = 1;
   RunOptions run_options;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "backends/cpu/cpu_backend.h"
+
 #include <filesystem>
 #include <limits>
 
@@ -68,7 +70,8 @@ Result<std::unique_ptr<ComparedModel>> ComparedModel::open(const std::string& pa
     KILN_ASSIGN_OR_RETURN(Graph g, import_onnx_file(path));
     state->own = std::make_unique<Graph>(std::move(g));
     state->graph = state->own.get();
-    KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(*state->graph));
+    KILN_ASSIGN_OR_RETURN(NodeKernels kernels, cpu::create_cpu_kernels(*state->graph));
+    KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(*state->graph, std::move(kernels)));
     state->runner.emplace(std::move(runner));
     m->precision_ = "onnx";
     m->inputs_ = infos_of(state->graph->inputs, onnx_opt_batch);
@@ -93,7 +96,8 @@ Result<const Graph*> ComparedModel::graph() {
     KILN_ASSIGN_OR_RETURN(LoadedEngineFile file, read_engine(path_));
     state->file = std::make_unique<LoadedEngineFile>(std::move(file));
     state->graph = &state->file->graph;
-    KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(*state->graph));
+    KILN_ASSIGN_OR_RETURN(NodeKernels kernels, cpu::create_cpu_kernels(*state->graph));
+    KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(*state->graph, std::move(kernels)));
     state->runner.emplace(std::move(runner));
     graph_ = std::move(state);
   }

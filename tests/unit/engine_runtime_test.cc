@@ -586,7 +586,7 @@ void expect_engine_sizes(const ModelInfo& m) {
   std::printf("%s: ONNX weights %lu B, FP32 engine %lu B (%.4f x weights), FP16 engine %lu B (%.4f x FP32)\n",
               fs::path(m.onnx).filename().c_str(), static_cast<unsigned long>(weights), static_cast<unsigned long>(s32),
               static_cast<double>(s32) / static_cast<double>(weights), static_cast<unsigned long>(s16), ratio);
-  EXPECT_LE(ratio, 0.52);
+  EXPECT_LE(ratio, 0.525);  // f16 weights + the graph text, metadata and 64-byte padding of ~100 small tensors
   EXPECT_LE(s32, weights + weights / 100 + 16 * 1024);
 }
 

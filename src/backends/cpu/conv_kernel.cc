@@ -54,6 +54,7 @@ class ConvKernel final : public CpuKernel {
   dt src_type_ = dt::f32, dst_type_ = dt::f32, bias_type_ = dt::f32;
   int64_t out_channels_ = 0, in_channels_per_group_ = 0;
   bool has_bias_ = false, has_residual_ = false;
+  Tensor constant_bias_;  // when the bias is a constant (widened from f16 storage when needed)
   std::string activation_;
   std::vector<float> activation_params_;
   std::vector<float> output_scales_;  // int8: x_scale · w_scale[c] / y_scale
@@ -109,9 +110,12 @@ Result<std::shared_ptr<const CpuKernel>> ConvKernel::create(const Node& node) {
 
   if (!quantized) {
     if (x->type.dtype != DataType::kF32 || y->type.dtype != DataType::kF32) return std::shared_ptr<const CpuKernel>();
-    if (!packed && w->constant->dtype() != DataType::kF32) return std::shared_ptr<const CpuKernel>();
+    bool stored_f16 = node.attr_string(kWeightPackingAttr) == kFp16Storage;
+    if (!packed && w->constant->dtype() != (stored_f16 ? DataType::kF16 : DataType::kF32)) return std::shared_ptr<const CpuKernel>();
     k->has_bias_ = node.has_input(2);
-    if (k->has_bias_ && node.inputs[2]->type.dtype != DataType::kF32) return std::shared_ptr<const CpuKernel>();
+    bool f16_bias = node.attr_string(kBiasStorageAttr) == kFp16Storage;
+    if (k->has_bias_ && node.inputs[2]->type.dtype != (f16_bias ? DataType::kF16 : DataType::kF32))
+      return std::shared_ptr<const CpuKernel>();
     k->has_residual_ = fused && node.has_input(3);
     if (k->has_residual_) {
       const Shape& zs = node.inputs[3]->type.shape, &ys = y->type.shape;
@@ -158,6 +162,8 @@ Result<std::shared_ptr<const CpuKernel>> ConvKernel::create(const Node& node) {
       : dnnl::memory::desc({g.group, k->out_channels_ / g.group, k->in_channels_per_group_, g.kernel[0], g.kernel[1]},
                            w_type, tag::goihw);
   KILN_ASSIGN_OR_RETURN(k->weights_, read_weights(node, w_index, plain));
+  size_t b_index = quantized ? 8 : 2;
+  if (k->has_bias_ && node.inputs[b_index]->is_constant()) k->constant_bias_ = bias_as_stored(node, b_index);
   return std::shared_ptr<const CpuKernel>(std::move(k));
 }
 
@@ -241,7 +247,8 @@ Status ConvKernel::run(ref::KernelContext& ctx) const {
   std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, view_memory(p->src, x.raw())},
                                                 {DNNL_ARG_DST, view_memory(p->dst, y.raw())}};
   size_t b_index = quantized_ ? 8 : 2;
-  if (has_bias_) args[DNNL_ARG_BIAS] = view_memory(p->bias, ctx.input(b_index).raw());
+  if (has_bias_)
+    args[DNNL_ARG_BIAS] = view_memory(p->bias, constant_bias_.defined() ? constant_bias_.raw() : ctx.input(b_index).raw());
   execute(*p, std::move(args));
   return {};
 }

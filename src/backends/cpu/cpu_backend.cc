@@ -19,7 +19,7 @@ Result<NodeKernels> create_cpu_kernels(const Graph& graph) {
 Status pack_cpu_weights(Graph& graph, const std::map<std::string, Dims>& opt_input_dims, PackReport* report) {
   PackReport local;
   for (const auto& node : graph.nodes()) {
-    if (node->attr_string(kWeightPackingAttr) == kOneDnnPacking) continue;  // already packed
+    if (!node->attr_string(kWeightPackingAttr).empty()) continue;  // already packed or stored in f16
     KILN_ASSIGN_OR_RETURN(auto kernel, create_cpu_kernel(*node));
     if (!kernel) continue;
     Dims dims;
@@ -30,6 +30,13 @@ Status pack_cpu_weights(Graph& graph, const std::map<std::string, Dims>& opt_inp
     if (!blob) continue;
     size_t w = kernel->weight_input();
     Value* plain = node->inputs[w];
+    // Blocked layouts pad channels to the vector width (e.g. 24 → 32) and the blob carries a descriptor:
+    // where that costs more than 1% the engine keeps the plain weights (packed when it loads), so engine
+    // sizes stay at the weights' own size.
+    if (blob->byte_size() > plain->constant->byte_size() + plain->constant->byte_size() / 100) {
+      ++local.nodes_left_plain;
+      continue;
+    }
     local.bytes_before += plain->constant->byte_size();
     local.bytes_after += blob->byte_size();
     ++local.nodes_packed;

@@ -13,11 +13,12 @@ Result<NodeKernels> create_cpu_kernels(const Graph& graph);
 
 struct PackReport {
   size_t nodes_packed = 0;
+  size_t nodes_left_plain = 0;  ///< packing would have grown them by over 1% (padding); packed at load
   uint64_t bytes_before = 0, bytes_after = 0;
 };
 
 /// Build time: replaces the weights of every oneDNN-run node by a blob in the layout its primitive wants at
-/// the profile's opt shapes (`opt_input_dims`: node input 0's dims at opt, per node name; nodes missing there
+/// the profile's opt shapes, unless that layout is over 1% larger than the plain weights;  (`opt_input_dims`: node input 0's dims at opt, per node name; nodes missing there
 /// are packed for their declared static shape or left plain). Marks packed nodes with `weight_packing`.
 Status pack_cpu_weights(Graph& graph, const std::map<std::string, Dims>& opt_input_dims, PackReport* report = nullptr);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/float16.h"
+
 namespace kiln::cpu {
 
 std::string CpuKernel::tactic() const {
@@ -46,11 +48,39 @@ Result<std::string> CpuKernel::implementation_at(const Dims& input_dims) const {
   return p->implementation;
 }
 
+namespace {
+Tensor widen_f16(const Tensor& half) {
+  Tensor wide(DataType::kF32, half.dims());
+  const auto* src = static_cast<const uint16_t*>(half.raw());
+  float* dst = wide.data<float>();
+  for (int64_t i = 0; i < half.size(); ++i) dst[i] = half_bits_to_float(src[i]);
+  return wide;
+}
+}  // namespace
+
+Tensor bias_as_stored(const Node& node, size_t input) {
+  const Tensor& t = *node.inputs[input]->constant;
+  return node.attr_string(kBiasStorageAttr) == kFp16Storage && t.dtype() == DataType::kF16 ? widen_f16(t) : t;
+}
+
 Result<KernelWeights> read_weights(const Node& node, size_t input, const dnnl::memory::desc& plain_md) {
   const Value* v = node.inputs[input];
   KernelWeights w;
   w.keep = *v->constant;
-  if (node.attr_string(kWeightPackingAttr) == kOneDnnPacking) {
+  std::string packing = node.attr_string(kWeightPackingAttr);
+  if (packing == kFp16Storage) {
+    if (w.keep.dtype() != DataType::kF16 || static_cast<size_t>(w.keep.size()) != plain_md.get_size() / sizeof(float))
+      return Status::invalid_model(fmt::format("{}: f16-stored weights '{}' are {}, expected {} f16 elements",
+                                               node.describe(), v->name, w.keep.type_string(),
+                                               plain_md.get_size() / sizeof(float)));
+    w.keep = widen_f16(w.keep);
+    w.md = plain_md;
+    w.data = w.keep.raw();
+    return w;
+  }
+  if (!packing.empty() && packing != kOneDnnPacking)
+    return Status::invalid_model(fmt::format("{}: unknown weight packing '{}'", node.describe(), packing));
+  if (packing == kOneDnnPacking) {
     auto packed = parse_packed_weights(w.keep);
     if (!packed.ok()) return packed.status().with_context(fmt::format("{} weights '{}'", node.describe(), v->name));
     w.md = packed->md;

@@ -18,14 +18,22 @@ namespace kiln::cpu {
 /// Node attribute set on nodes whose weight input holds a packed blob (see PackedWeights).
 inline constexpr const char* kWeightPackingAttr = "weight_packing";
 inline constexpr const char* kOneDnnPacking = "onednn";
+/// FP16 engines on the CPU: weights (and `bias_storage` = "f16": the bias) stored in half precision, plain
+/// layout; the kernel widens them to f32 and packs them when the engine loads (this CPU has no FP16
+/// arithmetic; storage is what FP16 buys here — see docs/cpu_backend.md).
+inline constexpr const char* kFp16Storage = "f16";
+inline constexpr const char* kBiasStorageAttr = "bias_storage";
 
 /// Weights as a kernel holds them: the constant (plain or packed) it reads.
 struct KernelWeights {
   dnnl::memory::desc md;  ///< plain (e.g. oihw) or the packed layout
   const void* data = nullptr;
   bool packed = false;
-  Tensor keep;  ///< keeps the constant's storage (an engine mapping) alive
+  Tensor keep;  ///< keeps the constant's storage (an engine mapping, or widened f16 weights) alive
 };
+
+/// A constant bias as the kernel reads it: widened to f32 when stored in f16, else the constant itself.
+Tensor bias_as_stored(const Node& node, size_t input);
 
 /// One primitive ready to run at one input shape.
 struct PreparedPrimitive {
@@ -72,7 +80,8 @@ Result<std::shared_ptr<const CpuKernel>> create_conv_kernel(const Node& node);
 Result<std::shared_ptr<const CpuKernel>> create_inner_product_kernel(const Node& node);
 Result<std::shared_ptr<const CpuKernel>> create_pool_kernel(const Node& node);
 
-/// Reads a weight input: packed blob (node marked with kWeightPackingAttr) or plain tensor of `plain_md`.
+/// Reads a weight input: packed blob (node marked with kWeightPackingAttr), f16 storage (widened to f32) or
+/// plain tensor of `plain_md`.
 Result<KernelWeights> read_weights(const Node& node, size_t input, const dnnl::memory::desc& plain_md);
 
 /// Runs `p` with the given arguments plus weights and a scratchpad.

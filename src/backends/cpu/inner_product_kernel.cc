@@ -36,6 +36,7 @@ class InnerProductKernel final : public CpuKernel {
   bool quantized_ = false;
   int64_t out_features_ = 0, in_features_ = 0;
   size_t bias_input_ = 0;  // 0: none
+  Tensor constant_bias_;    // when the bias is a constant (widened from f16 storage when needed)
   dt src_type_ = dt::f32, dst_type_ = dt::f32, bias_type_ = dt::f32;
   std::string activation_;
   std::vector<float> activation_params_;
@@ -79,11 +80,13 @@ Result<std::shared_ptr<const CpuKernel>> InnerProductKernel::create(const Node& 
 
   if (!quantized) {
     if (a->type.dtype != DataType::kF32 || node.outputs[0]->type.dtype != DataType::kF32) return none;
-    if (!packed && b->constant->dtype() != DataType::kF32) return none;
+    bool stored_f16 = node.attr_string(kWeightPackingAttr) == kFp16Storage;
+    if (!packed && b->constant->dtype() != (stored_f16 ? DataType::kF16 : DataType::kF32)) return none;
     if (node.has_input(2)) {
       // The bias must be a vector over the output features ([M] or [1, M]).
       const Shape& s = node.inputs[2]->type.shape;
-      if (node.inputs[2]->type.dtype != DataType::kF32 || !s.is_static()) return none;
+      bool f16_bias = node.attr_string(kBiasStorageAttr) == kFp16Storage;
+      if (node.inputs[2]->type.dtype != (f16_bias ? DataType::kF16 : DataType::kF32) || !s.is_static()) return none;
       if (element_count(s.static_dims()) != k->out_features_ || s.static_dims().back() != k->out_features_) return none;
       k->bias_input_ = 2;
     }
@@ -114,6 +117,8 @@ Result<std::shared_ptr<const CpuKernel>> InnerProductKernel::create(const Node& 
   dnnl::memory::desc plain({k->out_features_, k->in_features_}, quantized ? dt::s8 : dt::f32,
                            b_is_out_by_in ? tag::oi : tag::io);
   KILN_ASSIGN_OR_RETURN(k->weights_, read_weights(node, w_index, plain));
+  if (k->bias_input_ && node.inputs[k->bias_input_]->is_constant())
+    k->constant_bias_ = bias_as_stored(node, k->bias_input_);
   return std::shared_ptr<const CpuKernel>(std::move(k));
 }
 
@@ -156,7 +161,9 @@ Status InnerProductKernel::run(ref::KernelContext& ctx) const {
     return ctx.error("oneDNN chose an unexpected input layout");
   std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, view_memory(p->src, a.raw())},
                                                 {DNNL_ARG_DST, view_memory(p->dst, y.raw())}};
-  if (bias_input_) args[DNNL_ARG_BIAS] = view_memory(p->bias, ctx.input(bias_input_).raw());
+  if (bias_input_)
+    args[DNNL_ARG_BIAS] =
+        view_memory(p->bias, constant_bias_.defined() ? constant_bias_.raw() : ctx.input(bias_input_).raw());
   execute(*p, std::move(args));
   return {};
 }

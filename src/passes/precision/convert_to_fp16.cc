@@ -51,6 +51,8 @@ bool is_data_input(const std::vector<int>& inputs, size_t i) {
   return false;
 }
 
+}  // namespace
+
 Tensor to_f16(const Tensor& t, const std::string& name, Fp16Report& r) {
   Tensor out(DataType::kF16, t.dims());
   int64_t overflow = 0, subnormal = 0, zeroed = 0;
@@ -72,6 +74,8 @@ Tensor to_f16(const Tensor& t, const std::string& name, Fp16Report& r) {
   ++r.weights_converted;
   return out;
 }
+
+namespace {
 
 std::unique_ptr<Node> make_cast(Graph& g, Value* from, DataType to, const std::string& out_name, int opset) {
   Value* out = g.add_value(out_name, {to, from->type.shape});

@@ -28,4 +28,7 @@ struct Fp16Report {
 
 Status convert_to_fp16(Graph& graph, bool fp16_io, Fp16Report* report);
 
+/// `t` (a float constant named `name`) in f16; overflow, subnormal and flushed elements are noted in `r`.
+Tensor to_f16(const Tensor& t, const std::string& name, Fp16Report& r);
+
 }  // namespace kiln
