@@ -587,7 +587,7 @@ void expect_engine_sizes(const ModelInfo& m) {
               fs::path(m.onnx).filename().c_str(), static_cast<unsigned long>(weights), static_cast<unsigned long>(s32),
               static_cast<double>(s32) / static_cast<double>(weights), static_cast<unsigned long>(s16), ratio);
   EXPECT_LE(ratio, 0.525);  // f16 weights + the graph text, metadata and 64-byte padding of ~100 small tensors
-  EXPECT_LE(s32, weights + weights / 100 + 16 * 1024);
+  EXPECT_LE(s32, weights + weights / 100 + 24 * 1024);  // + graph text, padding, packed-weight descriptors (~0.8 KB each)
 }
 
 // Measured: ONNX weights 1,607,788 B; FP32 engine 1,639,296 B (1.0196x weights, within the 1% + 16 KiB bound by
