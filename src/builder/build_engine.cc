@@ -15,6 +15,7 @@
 #include "kiln/kiln.h"
 #include "onnx/exporter.h"
 #include "onnx/importer.h"
+#include "passes/layout/channels_last.h"
 #include "passes/pass_manager.h"
 #include "builder/calibrate.h"
 #include "builder/fp16_weight_storage.h"
@@ -199,6 +200,11 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
                  {"int8_mac_share", int8.int8_mac_share()}, {"nodes_int8", int8.nodes_int8},
                  {"nodes_float", int8.nodes_float}, {"float_nodes", floats}};
   }
+  // The CPU backend's convolutions want channels-last activations: keep them NHWC between convolutions
+  // (after the precision rewrites, so the NHWC ops carry their final types).
+  ChannelsLastReport layout;
+  KILN_RETURN_IF_ERROR(convert_to_channels_last(graph, &layout).with_context(model_path));
+  report.log.push_back(layout.to_string());
   for (Value* in : graph.inputs)  // fp16_io changes input dtypes, not shapes
     if (symbolic.count(in->name)) symbolic[in->name] = in->type.shape.dims();
 

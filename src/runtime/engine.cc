@@ -199,18 +199,18 @@ Status ExecutionContext::run() {
     feeds[info.name] = Tensor::wrap(info.dtype, it->second.dims, const_cast<void*>(it->second.data), nullptr);
   }
   std::byte* arena = impl_->arena;
-  auto slot_tensor = [&](const Value& v, DataType dtype, const Dims& dims) -> std::optional<Tensor> {
+  auto slot_tensor = [&](const Value& v, DataType dtype, const Dims& dims, bool zero_fill) -> std::optional<Tensor> {
     auto it = engine.slots.find(&v);
     if (it == engine.slots.end()) return std::nullopt;
     uint64_t need = static_cast<uint64_t>(element_count(dims)) * dtype_size(dtype);
     if (dtype == DataType::kString || need > it->second.bytes) return std::nullopt;
     std::byte* p = arena + it->second.offset;
-    std::memset(p, 0, need);
+    if (zero_fill) std::memset(p, 0, need);
     return Tensor::wrap(dtype, dims, p, nullptr);
   };
   RunOptions options;
-  options.allocate = [&](const Value& v, DataType dtype, const Dims& dims) {
-    auto t = slot_tensor(v, dtype, dims);
+  options.allocate = [&](const Value& v, DataType dtype, const Dims& dims, bool zero_fill) {
+    auto t = slot_tensor(v, dtype, dims, zero_fill);
     return t ? *t : Tensor(dtype, dims);
   };
   options.place = [&](const Value& v, Tensor t) {
@@ -218,7 +218,7 @@ Status ExecutionContext::run() {
     if (it == engine.slots.end() || !t.defined()) return t;
     const std::byte* p = arena + it->second.offset;
     if (t.raw() == p) return t;  // already in its slot
-    auto slot = slot_tensor(v, t.dtype(), t.dims());
+    auto slot = slot_tensor(v, t.dtype(), t.dims(), /*zero_fill=*/false);
     if (!slot) return t;
     if (t.byte_size()) std::memcpy(slot->raw(), t.raw(), t.byte_size());
     return *slot;

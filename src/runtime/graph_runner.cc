@@ -126,8 +126,8 @@ Result<std::vector<Tensor>> GraphRunner::run(const std::map<std::string, Tensor,
     std::vector<Tensor> outs(node.outputs.size());
     ref::OutputAllocator allocator;
     if (options.allocate)
-      allocator = [&](size_t i, DataType dtype, const Dims& dims) {
-        return node.outputs[i] ? options.allocate(*node.outputs[i], dtype, dims) : Tensor(dtype, dims);
+      allocator = [&](size_t i, DataType dtype, const Dims& dims, bool zero_fill) {
+        return node.outputs[i] ? options.allocate(*node.outputs[i], dtype, dims, zero_fill) : Tensor(dtype, dims);
       };
     ref::KernelContext ctx(node, std::move(in_tensors), &outs, &allocator);
     const NodeKernel* fast = node_index < kernels_.size() ? kernels_[node_index].get() : nullptr;

@@ -21,7 +21,7 @@ struct RunOptions {
   /// Called with every value computed (node outputs), e.g. for calibration or per-layer comparison.
   std::function<void(const Value&, const Tensor&)> observer;
   /// Supplies memory for a node output (an engine's arena slot); null: the heap.
-  std::function<Tensor(const Value&, DataType, const Dims&)> allocate;
+  std::function<Tensor(const Value&, DataType, const Dims&, bool zero_fill)> allocate;
   /// Called with each node output after its kernel ran; may move it into planned memory (kernels that
   /// return views of their inputs, like Reshape, bypass `allocate`).
   std::function<Tensor(const Value&, Tensor)> place;

@@ -235,7 +235,7 @@ Status ConvKernel::run(ref::KernelContext& ctx) const {
   dnnl::memory::dims d = p->dst.dims();  // logical n, c, h, w
   Dims y_dims = geo_.nhwc ? Dims{d[0], d[2], d[3], d[1]} : Dims{d[0], d[1], d[2], d[3]};
   DataType y_type = ctx.node().outputs[0]->type.dtype;
-  Tensor& y = ctx.allocate_output(0, y_type, y_dims);
+  Tensor& y = ctx.allocate_output(0, y_type, y_dims, /*zero_fill=*/false);
   size_t z_index = quantized_ ? 9 : 3;
   if (has_residual_) {
     const Tensor& z = ctx.input(z_index);

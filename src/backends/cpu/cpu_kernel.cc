@@ -110,7 +110,9 @@ Result<std::shared_ptr<const CpuKernel>> create_cpu_kernel(const Node& node) {
     if (conv) return conv;
     KILN_ASSIGN_OR_RETURN(auto ip, create_inner_product_kernel(node));
     if (ip) return ip;
-    return create_pool_kernel(node);
+    KILN_ASSIGN_OR_RETURN(auto pool, create_pool_kernel(node));
+    if (pool) return pool;
+    return create_transpose_kernel(node);
   } catch (const dnnl::error& e) {
     return Status::internal(fmt::format("{}: oneDNN: {}", node.describe(), e.what()));
   }

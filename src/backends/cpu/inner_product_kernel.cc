@@ -156,7 +156,7 @@ Status InnerProductKernel::run(ref::KernelContext& ctx) const {
   KILN_ASSIGN_OR_RETURN(const PreparedPrimitive* p, prepared(a.dims()));
   Dims y_dims = a.dims();
   y_dims.back() = out_features_;
-  Tensor& y = ctx.allocate_output(0, ctx.node().outputs[0]->type.dtype, y_dims);
+  Tensor& y = ctx.allocate_output(0, ctx.node().outputs[0]->type.dtype, y_dims, /*zero_fill=*/false);
   if (p->src != dnnl::memory::desc({element_count(a.dims()) / in_features_, in_features_}, src_type_, tag::nc))
     return ctx.error("oneDNN chose an unexpected input layout");
   std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, view_memory(p->src, a.raw())},

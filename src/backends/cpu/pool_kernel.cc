@@ -118,7 +118,7 @@ Status PoolKernel::run(ref::KernelContext& ctx) const {
   KILN_ASSIGN_OR_RETURN(const PreparedPrimitive* p, prepared(x.dims()));
   dnnl::memory::dims d = p->dst.dims();
   Dims y_dims = nhwc_ ? Dims{d[0], d[2], d[3], d[1]} : Dims{d[0], d[1], d[2], d[3]};
-  Tensor& y = ctx.allocate_output(0, x.dtype(), y_dims);
+  Tensor& y = ctx.allocate_output(0, x.dtype(), y_dims, /*zero_fill=*/false);
   execute(*p, {{DNNL_ARG_SRC, view_memory(p->src, x.raw())}, {DNNL_ARG_DST, view_memory(p->dst, y.raw())}});
   return {};
 }

@@ -10,8 +10,8 @@ namespace kiln::ref {
 #include "backends/ref/ref_kernel_families.inc"
 #undef KILN_REF_FAMILY
 
-Tensor& KernelContext::allocate_output(size_t i, DataType dtype, Dims dims) {
-  (*outputs_)[i] = allocator_ && *allocator_ ? (*allocator_)(i, dtype, dims) : Tensor(dtype, std::move(dims));
+Tensor& KernelContext::allocate_output(size_t i, DataType dtype, Dims dims, bool zero_fill) {
+  (*outputs_)[i] = allocator_ && *allocator_ ? (*allocator_)(i, dtype, dims, zero_fill) : Tensor(dtype, std::move(dims));
   return (*outputs_)[i];
 }
 

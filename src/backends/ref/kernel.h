@@ -17,8 +17,8 @@
 
 namespace kiln::ref {
 
-/// Supplies output memory (e.g. a slot of an engine's planned arena); returns a zero-filled tensor.
-using OutputAllocator = std::function<Tensor(size_t output_index, DataType dtype, const Dims& dims)>;
+/// Supplies output memory (e.g. a slot of an engine's planned arena); zero-filled when `zero_fill`.
+using OutputAllocator = std::function<Tensor(size_t output_index, DataType dtype, const Dims& dims, bool zero_fill)>;
 
 class KernelContext {
  public:
@@ -35,8 +35,9 @@ class KernelContext {
   size_t num_outputs() const { return outputs_->size(); }
   /// False for an omitted optional output (the kernel may skip computing it).
   bool has_output(size_t i) const { return node_.has_output(i); }
-  /// Allocates output i (zero-filled) and returns it.
-  Tensor& allocate_output(size_t i, DataType dtype, Dims dims);
+  /// Allocates output i and returns it: zero-filled, unless the kernel overwrites every element anyway and
+  /// passes zero_fill = false (saves a pass over memory on large activations).
+  Tensor& allocate_output(size_t i, DataType dtype, Dims dims, bool zero_fill = true);
   /// Sets output i to an existing tensor (e.g. a view of an input for Reshape/Identity).
   void set_output(size_t i, Tensor t) { (*outputs_)[i] = std::move(t); }
   /// An error whose message names the node.
