@@ -27,6 +27,9 @@ struct BuildArgs {
   std::string min_shapes, opt_shapes, max_shapes;
   std::string workspace = "1G";
   bool fp16_io = false;
+  std::string timing_cache;
+  bool no_tactic_timing = false;
+  int threads = 0;
   BuildOptions::Int8 int8;
   std::string keep_fp32;
 };
@@ -71,6 +74,10 @@ Status run_build(const BuildArgs& args) {
   }
   base.dynamic_batch = args.dynamic_batch;
   base.fp16_io = args.fp16_io;
+  base.timing_cache = args.timing_cache;
+  base.time_tactics = !args.no_tactic_timing;
+  if (args.threads < 0) return Status::invalid_argument(fmt::format("--threads must be positive, got {}", args.threads));
+  if (args.threads > 0) set_cpu_threads(args.threads);
   KILN_ASSIGN_OR_RETURN(base.input_profiles, parse_shape_profiles(args.min_shapes, args.opt_shapes, args.max_shapes));
   base.int8 = args.int8;
   base.int8.progress = show_progress;
@@ -139,6 +146,11 @@ void add_build_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-shapes", args->max_shapes, "Per-input max shapes");
   cmd->add_option("--workspace", args->workspace, "Scratch memory kernels may use (e.g. 512M, 1G)")->capture_default_str();
   cmd->add_flag("--fp16-io", args->fp16_io, "FP16 engines take and return FP16 tensors");
+  cmd->add_option("--timing-cache", args->timing_cache,
+                  "Tactic timings to reuse and update (JSON; keyed by CPU, oneDNN version and threads)");
+  cmd->add_flag("--no-tactic-timing", args->no_tactic_timing,
+                "Take oneDNN's first implementation instead of timing each at the opt shape");
+  cmd->add_option("--threads", args->threads, "CPU threads for calibration and tactic timing (default: all cores)");
   auto& q = args->int8;
   cmd->add_option("--calib-data", q.calib_data, "INT8: folder of images or .npy files, a .npy file, or an IDX file");
   cmd->add_option("--preprocess", q.preprocess,

@@ -78,6 +78,9 @@ struct BuildOptions {
   /// Tactic timings from earlier builds, keyed by CPU model and library versions: read when it exists,
   /// updated after the build (TensorRT's timing cache). Empty: time every candidate.
   std::string timing_cache;
+  /// Time every implementation oneDNN offers for a node at the opt shapes and keep the fastest (off:
+  /// oneDNN's own first choice, which also makes rebuilds byte-identical without a timing cache).
+  bool time_tactics = true;
   /// INT8 only: calibration and quantization settings.
   struct Int8 {
     /// Representative inputs: a folder of images (with `preprocess`), .npy files (a file or a folder; one

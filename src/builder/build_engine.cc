@@ -18,6 +18,7 @@
 #include "passes/layout/channels_last.h"
 #include "passes/pass_manager.h"
 #include "builder/calibrate.h"
+#include "builder/cpu_tactics.h"
 #include "builder/fp16_weight_storage.h"
 #include "passes/precision/convert_to_fp16.h"
 #include "passes/precision/fold_qdq.h"
@@ -212,17 +213,28 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   // chosen (and weights packed) for the opt shapes.
   KILN_RETURN_IF_ERROR(specialize_inputs(graph, profile, 0));
   KILN_RETURN_IF_ERROR(specialize_inputs(graph, profile, 1));
-  std::map<std::string, Dims> opt_input_dims;
+  std::map<std::string, Dims> opt_input_dims, opt_value_dims;
   for (const auto& n : graph.nodes())
     if (!n->inputs.empty() && n->inputs[0] && n->inputs[0]->type.shape.is_static())
       opt_input_dims[n->name] = n->inputs[0]->type.shape.static_dims();
+  for (const auto& v : graph.values())
+    if (!v->is_constant() && v->type.shape.is_static()) opt_value_dims[v->name] = v->type.shape.static_dims();
   KILN_RETURN_IF_ERROR(specialize_inputs(graph, profile, 2));
   std::unordered_map<const Value*, uint64_t> max_bytes;
   for (const auto& v : graph.values())
     if (!v->is_constant() && v->type.shape.is_static() && v->type.dtype != DataType::kString)
       max_bytes[v.get()] = static_cast<uint64_t>(element_count(v->type.shape.static_dims())) * dtype_size(v->type.dtype);
   KILN_RETURN_IF_ERROR(restore_symbolic_inputs(graph, symbolic));
-  MemoryPlan plan = plan_memory(graph, max_bytes);
+  // A oneDNN convolution adds its residual in place (a `sum` post-op on its output): let the output take
+  // the residual's slot when the residual dies there, which saves copying it.
+  std::unordered_map<const Value*, const Value*> in_place;
+  for (const auto& n : graph.nodes()) {
+    size_t z = n->op_type == "FusedConv" ? 3 : n->op_type == "QConv" ? 9 : 0;
+    if (n->domain != "kiln" || !z || !n->has_input(z)) continue;
+    KILN_ASSIGN_OR_RETURN(auto kernel, cpu::create_cpu_kernel(*n));
+    if (kernel) in_place[n->outputs[0]] = n->inputs[z];
+  }
+  MemoryPlan plan = plan_memory(graph, max_bytes, in_place);
 
   // Kernel choice: oneDNN where the CPU backend supports the node (weights packed into its layout now, so
   // loading is a memory map), the reference kernels elsewhere.
@@ -230,6 +242,11 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
     Fp16Report fp16;
     KILN_RETURN_IF_ERROR(store_cpu_weights_fp16(graph, &fp16).with_context(model_path));
     log_fp16(fp16, report.log);
+  }
+  if (options.time_tactics) {
+    TacticReport tactics;
+    KILN_RETURN_IF_ERROR(choose_cpu_tactics(graph, opt_value_dims, options.timing_cache, &tactics).with_context(model_path));
+    report.log.push_back(tactics.to_string());
   }
   cpu::PackReport packed;
   KILN_RETURN_IF_ERROR(cpu::pack_cpu_weights(graph, opt_input_dims, &packed).with_context(model_path));

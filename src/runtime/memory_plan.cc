@@ -16,7 +16,8 @@ struct Interval {
 };
 }  // namespace
 
-MemoryPlan plan_memory(const Graph& graph, const std::unordered_map<const Value*, uint64_t>& max_bytes) {
+MemoryPlan plan_memory(const Graph& graph, const std::unordered_map<const Value*, uint64_t>& max_bytes,
+                       const std::unordered_map<const Value*, const Value*>& in_place) {
   const auto& nodes = graph.nodes();
   std::unordered_map<const Value*, Interval> live;
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -34,8 +35,29 @@ MemoryPlan plan_memory(const Graph& graph, const std::unordered_map<const Value*
     if (it != live.end()) it->second.last = nodes.size();
   }
 
+  // In-place pairs, in node order so a chain (a → b → c) extends its first value's interval to the end.
+  std::unordered_map<const Value*, const Value*> shares;  // output -> input whose slot it takes
+  auto root_of = [&](const Value* v) {
+    while (shares.count(v)) v = shares.at(v);
+    return v;
+  };
+  for (const auto& node : nodes) {
+    for (const Value* out : node->outputs) {
+      auto pair = out ? in_place.find(out) : in_place.end();
+      if (pair == in_place.end()) continue;
+      const Value* in = pair->second;
+      auto o = live.find(out), i = live.find(in);
+      if (o == live.end() || i == live.end() || i->second.bytes != o->second.bytes) continue;
+      if (i->second.last != o->second.first) continue;  // the input must die at this node
+      if (std::find(graph.outputs.begin(), graph.outputs.end(), in) != graph.outputs.end()) continue;
+      Interval& root = live.at(root_of(in));
+      root.last = std::max(root.last, o->second.last);
+      shares[out] = in;
+    }
+  }
   std::vector<Interval> order;
-  for (auto& [v, iv] : live) order.push_back(iv);
+  for (auto& [v, iv] : live)
+    if (!shares.count(v)) order.push_back(iv);
   // Largest first gives tight packing; ties by position then name keep plans deterministic.
   std::sort(order.begin(), order.end(), [](const Interval& a, const Interval& b) {
     if (a.bytes != b.bytes) return a.bytes > b.bytes;
@@ -69,6 +91,8 @@ MemoryPlan plan_memory(const Graph& graph, const std::unordered_map<const Value*
     plan.slots[iv.value->name] = {best, iv.bytes};
     plan.arena_bytes = std::max(plan.arena_bytes, best + iv.bytes);
   }
+  // Chains (a → b → c) resolve to the first value's slot.
+  for (const auto& [out, in] : shares) plan.slots[out->name] = plan.slots.at(root_of(in)->name);
   return plan;
 }
 

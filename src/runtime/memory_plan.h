@@ -29,6 +29,10 @@ constexpr uint64_t kArenaAlignment = 64;
 
 /// Plans the arena. `max_bytes` gives each plannable value's size at the profile's max shapes; values
 /// missing from it (data-dependent sizes) are left to the heap. Best fit, largest first.
-MemoryPlan plan_memory(const Graph& graph, const std::unordered_map<const Value*, uint64_t>& max_bytes);
+/// `in_place` maps an output to an input of the same node whose bytes it may take over (a convolution
+/// that adds a residual into its output): they share a slot when the input dies at that node, has the same
+/// size and is not a graph output.
+MemoryPlan plan_memory(const Graph& graph, const std::unordered_map<const Value*, uint64_t>& max_bytes,
+                       const std::unordered_map<const Value*, const Value*>& in_place = {});
 
 }  // namespace kiln

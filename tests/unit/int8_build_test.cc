@@ -138,10 +138,15 @@ std::string file_bytes(const std::string& path) {
 TEST(Int8Build, CalibrationCacheRoundTripGivesIdenticalEngines) {
   SKIP_WITHOUT_SHARED();
   std::string cache = (work() / "roundtrip.cache").string();
+  std::string timings = (work() / "roundtrip_timing.json").string();  // same tactics in both builds
   fs::remove(cache);
-  std::string calibrated = build("calibrated.kiln", int8_options("entropy", cache));
+  fs::remove(timings);
+  BuildOptions calibrate = int8_options("entropy", cache);
+  calibrate.timing_cache = timings;
+  std::string calibrated = build("calibrated.kiln", calibrate);
   ASSERT_TRUE(fs::exists(cache));
   BuildOptions from_cache = int8_options("entropy", cache);
+  from_cache.timing_cache = timings;
   from_cache.int8.calib_data.clear();  // must not be needed
   std::string cached = build("cached.kiln", from_cache);
   EXPECT_EQ(file_bytes(calibrated), file_bytes(cached));

@@ -45,7 +45,7 @@ class ConvKernel final : public CpuKernel {
   Status run(ref::KernelContext& ctx) const override;
 
  private:
-  Result<PreparedPrimitive> create_primitive(const Dims& x) const override;
+  Result<PreparedPrimitive> create_primitive(const Dims& x, bool list_offered) const override;
   /// Output spatial size and explicit pads for an input of H×W.
   void output_geometry(int64_t h, int64_t w, int64_t out[2], int64_t pad_begin[2], int64_t pad_end[2]) const;
 
@@ -105,6 +105,7 @@ Result<std::shared_ptr<const CpuKernel>> ConvKernel::create(const Node& node) {
   k->in_channels_per_group_ = w_dims[1];
   if (g.kernel.size() != 2 || k->out_channels_ % g.group) return std::shared_ptr<const CpuKernel>();
 
+  k->tactic_ = node.attr_string(kTacticAttr);
   k->activation_ = node.attr_string("activation");
   k->activation_params_ = node.attr_floats("activation_params");
 
@@ -184,7 +185,7 @@ void ConvKernel::output_geometry(int64_t h, int64_t w, int64_t out[2], int64_t p
   }
 }
 
-Result<PreparedPrimitive> ConvKernel::create_primitive(const Dims& x) const {
+Result<PreparedPrimitive> ConvKernel::create_primitive(const Dims& x, bool list_offered) const {
   int64_t n = x[0], c = geo_.nhwc ? x[3] : x[1], h = geo_.nhwc ? x[1] : x[2], w = geo_.nhwc ? x[2] : x[3];
   if (c != in_channels_per_group_ * geo_.group)
     return Status::shape_mismatch(fmt::format("node '{}': input has {} channels, the weights expect {}", name_, c,
@@ -217,8 +218,10 @@ Result<PreparedPrimitive> ConvKernel::create_primitive(const Dims& x) const {
                                         weights, bias, dst, strides, dilations, pad_l, pad_r)
       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
                                         weights, dst, strides, dilations, pad_l, pad_r);
-  dnnl::convolution_forward::primitive_desc pd(desc, attr, onednn_engine());
+  using PD = dnnl::convolution_forward::primitive_desc;
   PreparedPrimitive p;
+  PD pd = choose_implementation<PD>([&] { return PD(desc, attr, onednn_engine()); }, tactic_,
+                                    list_offered ? &p.offered : nullptr);
   p.primitive = dnnl::convolution_forward(pd);
   p.src = pd.src_desc();
   p.dst = pd.dst_desc();

@@ -63,6 +63,15 @@ Tensor bias_as_stored(const Node& node, size_t input) {
   return node.attr_string(kBiasStorageAttr) == kFp16Storage && t.dtype() == DataType::kF16 ? widen_f16(t) : t;
 }
 
+Result<std::vector<std::string>> CpuKernel::candidate_tactics(const Dims& input_dims) const {
+  try {
+    KILN_ASSIGN_OR_RETURN(PreparedPrimitive p, create_primitive(input_dims, /*list_offered=*/true));
+    return p.offered;
+  } catch (const dnnl::error& e) {
+    return Status::internal(fmt::format("node '{}': oneDNN: {}", name_, e.what()));
+  }
+}
+
 Result<KernelWeights> read_weights(const Node& node, size_t input, const dnnl::memory::desc& plain_md) {
   const Value* v = node.inputs[input];
   KernelWeights w;
@@ -112,7 +121,9 @@ Result<std::shared_ptr<const CpuKernel>> create_cpu_kernel(const Node& node) {
     if (ip) return ip;
     KILN_ASSIGN_OR_RETURN(auto pool, create_pool_kernel(node));
     if (pool) return pool;
-    return create_transpose_kernel(node);
+    KILN_ASSIGN_OR_RETURN(auto transpose, create_transpose_kernel(node));
+    if (transpose) return transpose;
+    return create_elementwise_kernel(node);
   } catch (const dnnl::error& e) {
     return Status::internal(fmt::format("{}: oneDNN: {}", node.describe(), e.what()));
   }

@@ -43,7 +43,11 @@ struct PreparedPrimitive {
   std::shared_ptr<std::vector<std::byte>> owned_weights;  ///< when the stored layout had to be reordered
   size_t scratchpad_bytes = 0;
   std::string implementation;
+  std::vector<std::string> offered;  ///< every implementation oneDNN offered (when asked for)
 };
+
+/// Node attribute naming the oneDNN implementation the builder timed fastest (empty: oneDNN's choice).
+inline constexpr const char* kTacticAttr = "tactic";
 
 class CpuKernel : public NodeKernel {
  public:
@@ -55,15 +59,19 @@ class CpuKernel : public NodeKernel {
   Result<std::optional<Tensor>> packed_weights(const Dims& input_dims) const;
   /// The oneDNN implementation chosen for input 0 of shape `input_dims` (creates the primitive).
   Result<std::string> implementation_at(const Dims& input_dims) const;
+  /// Every implementation oneDNN offers at `input_dims` (the tactics the builder may time).
+  Result<std::vector<std::string>> candidate_tactics(const Dims& input_dims) const;
 
  protected:
-  /// Creates the primitive for input 0 of shape `input_dims` (weights not yet attached).
-  virtual Result<PreparedPrimitive> create_primitive(const Dims& input_dims) const = 0;
+  /// Creates the primitive for input 0 of shape `input_dims` (weights not yet attached), at the
+  /// implementation `tactic_` names when offered; lists the offered ones when `list_offered`.
+  virtual Result<PreparedPrimitive> create_primitive(const Dims& input_dims, bool list_offered = false) const = 0;
   /// The cached primitive for `input_dims`, with weights in its layout.
   Result<const PreparedPrimitive*> prepared(const Dims& input_dims) const;
 
   KernelWeights weights_;
-  std::string name_;  ///< node name, for errors
+  std::string name_;    ///< node name, for errors
+  std::string tactic_;  ///< the node's kTacticAttr
 
  private:
   mutable std::mutex mutex_;
@@ -80,6 +88,7 @@ Result<std::shared_ptr<const CpuKernel>> create_conv_kernel(const Node& node);
 Result<std::shared_ptr<const CpuKernel>> create_inner_product_kernel(const Node& node);
 Result<std::shared_ptr<const CpuKernel>> create_pool_kernel(const Node& node);
 Result<std::shared_ptr<const CpuKernel>> create_transpose_kernel(const Node& node);
+Result<std::shared_ptr<const CpuKernel>> create_elementwise_kernel(const Node& node);
 
 /// Reads a weight input: packed blob (node marked with kWeightPackingAttr), f16 storage (widened to f32) or
 /// plain tensor of `plain_md`.

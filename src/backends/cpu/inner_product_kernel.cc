@@ -31,7 +31,7 @@ class InnerProductKernel final : public CpuKernel {
   Status run(ref::KernelContext& ctx) const override;
 
  private:
-  Result<PreparedPrimitive> create_primitive(const Dims& a) const override;
+  Result<PreparedPrimitive> create_primitive(const Dims& a, bool list_offered) const override;
 
   bool quantized_ = false;
   int64_t out_features_ = 0, in_features_ = 0;
@@ -75,6 +75,7 @@ Result<std::shared_ptr<const CpuKernel>> InnerProductKernel::create(const Node& 
   if (gemm && (node.attr_int("transA", 0) != 0 || node.attr_float("alpha", 1.0f) != 1.0f ||
                (node.has_input(2) && node.attr_float("beta", 1.0f) != 1.0f)))
     return none;
+  k->tactic_ = node.attr_string(kTacticAttr);
   k->activation_ = node.attr_string("activation");
   k->activation_params_ = node.attr_floats("activation_params");
 
@@ -122,7 +123,7 @@ Result<std::shared_ptr<const CpuKernel>> InnerProductKernel::create(const Node& 
   return std::shared_ptr<const CpuKernel>(std::move(k));
 }
 
-Result<PreparedPrimitive> InnerProductKernel::create_primitive(const Dims& a) const {
+Result<PreparedPrimitive> InnerProductKernel::create_primitive(const Dims& a, bool list_offered) const {
   if (a.back() != in_features_)
     return Status::shape_mismatch(fmt::format("node '{}': input {} has {} features, the weights expect {}", name_,
                                               dims_to_string(a), a.back(), in_features_));
@@ -139,8 +140,10 @@ Result<PreparedPrimitive> InnerProductKernel::create_primitive(const Dims& a) co
   if (quantized_) attr.set_output_scales(output_scales_.size() > 1 ? 1 << 1 : 0, output_scales_);
   auto desc = bias_input_ ? dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src, weights, bias, dst)
                           : dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src, weights, dst);
-  dnnl::inner_product_forward::primitive_desc pd(desc, attr, onednn_engine());
+  using PD = dnnl::inner_product_forward::primitive_desc;
   PreparedPrimitive p;
+  PD pd = choose_implementation<PD>([&] { return PD(desc, attr, onednn_engine()); }, tactic_,
+                                    list_offered ? &p.offered : nullptr);
   p.primitive = dnnl::inner_product_forward(pd);
   p.src = pd.src_desc();
   p.dst = pd.dst_desc();

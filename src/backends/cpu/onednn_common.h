@@ -34,6 +34,27 @@ bool append_activation(dnnl::post_ops& ops, const std::string& activation, const
 /// The implementation oneDNN picked, e.g. "brgconv:avx512_core".
 std::string implementation_name(const dnnl::primitive_desc_base& pd);
 
+/// Tactic choice among oneDNN's implementations of one primitive: `make()` creates a primitive
+/// descriptor positioned at oneDNN's first choice; the result is positioned at the implementation named
+/// `tactic` when offered (else the first choice). `offered` (optional) receives every implementation name
+/// in oneDNN's order, reference implementations excluded.
+template <class PD, class Make>
+PD choose_implementation(const Make& make, const std::string& tactic, std::vector<std::string>* offered) {
+  if (offered) {
+    PD all = make();
+    do {
+      std::string name = implementation_name(all);
+      if (!name.starts_with("ref")) offered->push_back(name);
+    } while (all.next_impl());
+  }
+  PD pd = make();
+  if (tactic.empty()) return pd;
+  do {
+    if (implementation_name(pd) == tactic) return pd;
+  } while (pd.next_impl());
+  return make();
+}
+
 /// A memory object viewing `data` (oneDNN never writes inputs; the const_cast is only for its API).
 inline dnnl::memory view_memory(const dnnl::memory::desc& md, const void* data) {
   return dnnl::memory(md, onednn_engine(), const_cast<void*>(data));

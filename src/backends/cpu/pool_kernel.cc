@@ -20,7 +20,7 @@ class PoolKernel final : public CpuKernel {
   Status run(ref::KernelContext& ctx) const override;
 
  private:
-  Result<PreparedPrimitive> create_primitive(const Dims& x) const override;
+  Result<PreparedPrimitive> create_primitive(const Dims& x, bool list_offered) const override;
 
   std::string mode_;
   bool nhwc_ = false, global_ = false, ceil_mode_ = false, include_pad_ = false;
@@ -69,7 +69,7 @@ Result<std::shared_ptr<const CpuKernel>> PoolKernel::create(const Node& node) {
   return std::shared_ptr<const CpuKernel>(std::move(k));
 }
 
-Result<PreparedPrimitive> PoolKernel::create_primitive(const Dims& x) const {
+Result<PreparedPrimitive> PoolKernel::create_primitive(const Dims& x, bool list_offered) const {
   int64_t n = x[0], c = nhwc_ ? x[3] : x[1], h = nhwc_ ? x[1] : x[2], w = nhwc_ ? x[2] : x[3];
   const int64_t in[2] = {h, w};
   dnnl::memory::dims kernel(2), strides(2), dilations(2), pad_l(2), pad_r(2), out(2);

@@ -41,7 +41,7 @@ class TransposeKernel final : public CpuKernel {
   }
 
  private:
-  Result<PreparedPrimitive> create_primitive(const Dims& x) const override {
+  Result<PreparedPrimitive> create_primitive(const Dims& x, bool list_offered) const override {
     // Logical dims are (N, C, H, W) on both sides; only the memory order differs.
     dnnl::memory::dims logical = to_nhwc_ ? dnnl::memory::dims{x[0], x[1], x[2], x[3]}
                                           : dnnl::memory::dims{x[0], x[3], x[1], x[2]};

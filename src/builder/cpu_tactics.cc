@@ -1,0 +1,162 @@
+#include "builder/cpu_tactics.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "backends/cpu/cpu_kernel.h"
+#include "core/file_util.h"
+
+namespace kiln {
+
+namespace {
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("model name")) return line.substr(line.find(':') + 2);
+  return "unknown cpu";
+}
+
+// Timings are only comparable on the same CPU, library, instruction set and thread count.
+std::string machine_key() {
+  const dnnl_version_t* v = dnnl_version();
+  return fmt::format("{} | oneDNN {}.{}.{} | isa {} | {} threads", cpu_model(), v->major, v->minor, v->patch,
+                     static_cast<int>(dnnl::get_effective_cpu_isa()), omp_get_max_threads());
+}
+
+std::string attribute_text(const Attribute& a) {
+  switch (a.type) {
+    case AttrType::kInt: return std::to_string(a.i);
+    case AttrType::kFloat: return fmt::format("{}", a.f);
+    case AttrType::kString: return a.s;
+    case AttrType::kInts: return fmt::format("[{}]", fmt::join(a.ints, ","));
+    case AttrType::kFloats: return fmt::format("[{}]", fmt::join(a.floats, ","));
+    case AttrType::kStrings: return fmt::format("[{}]", fmt::join(a.strings, ","));
+    default: return "?";
+  }
+}
+
+// What determines a node's timings: op, attributes, and the dtypes and opt dims of its inputs.
+std::string signature(const Node& node, const std::map<std::string, Dims>& opt_dims) {
+  std::string s = node.domain + "." + node.op_type + "(";
+  for (const Value* v : node.inputs) {
+    if (!v) { s += "_,"; continue; }
+    auto it = opt_dims.find(v->name);
+    Dims d = v->is_constant() ? v->constant->dims() : it != opt_dims.end() ? it->second : Dims{};
+    s += fmt::format("{}{},", dtype_name(v->is_constant() ? v->constant->dtype() : v->type.dtype), dims_to_string(d));
+  }
+  s += ")";
+  for (const auto& [name, a] : node.attrs)
+    if (name != cpu::kTacticAttr) s += " " + name + "=" + attribute_text(a);
+  return s;
+}
+
+Tensor random_tensor(DataType dtype, const Dims& dims, std::mt19937& rng) {
+  Tensor t(dtype, dims);
+  if (dtype == DataType::kF32) {
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    for (float& x : t.span<float>()) x = d(rng);
+  } else if (dtype == DataType::kI8 || dtype == DataType::kU8) {
+    auto* p = static_cast<uint8_t*>(t.raw());
+    for (size_t i = 0; i < t.byte_size(); ++i) p[i] = static_cast<uint8_t>(rng() & 0x7f);
+  }
+  return t;
+}
+
+// Median-free minimum of a few runs: the least disturbed run is the best estimate on a shared machine.
+Result<double> time_tactic(const Node& node, const std::string& tactic, const std::vector<const Tensor*>& inputs) {
+  Node copy = node;
+  copy.attrs[cpu::kTacticAttr] = Attribute::of_string(tactic);
+  KILN_ASSIGN_OR_RETURN(auto kernel, cpu::create_cpu_kernel(copy));
+  if (!kernel) return Status::internal(fmt::format("{}: no kernel for tactic {}", node.describe(), tactic));
+  double best = 1e30;
+  for (int run = 0; run < 3; ++run) {
+    std::vector<Tensor> outs(copy.outputs.size());
+    ref::KernelContext ctx(copy, inputs, &outs);
+    auto start = std::chrono::steady_clock::now();
+    KILN_RETURN_IF_ERROR(kernel->run(ctx));
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (run > 0) best = std::min(best, ms);  // run 0 creates the primitive and packs the weights
+  }
+  return best;
+}
+
+}  // namespace
+
+std::string TacticReport::to_string() const {
+  return fmt::format("tactics: {} nodes with a choice, {} implementations timed, {} from the timing cache, {} nodes "
+                     "not on oneDNN's first choice ({:.2f} s)", nodes_with_choice, timed, from_cache, changed, seconds);
+}
+
+Status choose_cpu_tactics(Graph& graph, const std::map<std::string, Dims>& opt_dims, const std::string& timing_cache,
+                          TacticReport* report) {
+  auto start = std::chrono::steady_clock::now();
+  TacticReport local;
+  TacticReport& r = report ? *report : local;
+  nlohmann::json cache = nlohmann::json::object();
+  std::error_code ec;
+  if (!timing_cache.empty() && std::filesystem::exists(timing_cache, ec)) {
+    KILN_ASSIGN_OR_RETURN(std::string text, read_file(timing_cache, "timing cache"));
+    cache = nlohmann::json::parse(text, nullptr, false);
+    if (cache.is_discarded() || !cache.is_object() || cache.value("format", "") != "kiln-timing-cache-1")
+      return Status::invalid_argument(fmt::format("timing cache {} is not a kiln timing cache (expected JSON with "
+                                                  "\"format\": \"kiln-timing-cache-1\"); give another path",
+                                                  timing_cache));
+  }
+  cache["format"] = "kiln-timing-cache-1";
+  nlohmann::json& entries = cache["machines"][machine_key()];
+  std::mt19937 rng(1);
+  for (const auto& node : graph.nodes()) {
+    KILN_ASSIGN_OR_RETURN(auto kernel, cpu::create_cpu_kernel(*node));
+    if (!kernel || kernel->weight_input() == 0) continue;  // only weighted ops (conv, inner product) have choices
+    auto x = opt_dims.find(node->inputs[0]->name);
+    if (x == opt_dims.end()) continue;
+    KILN_ASSIGN_OR_RETURN(std::vector<std::string> offered, kernel->candidate_tactics(x->second));
+    if (offered.size() < 2) continue;
+    ++r.nodes_with_choice;
+    std::string sig = signature(*node, opt_dims);
+    nlohmann::json& times = entries[sig];
+    std::vector<Tensor> storage;
+    std::vector<const Tensor*> inputs;
+    storage.reserve(node->inputs.size());
+    for (const Value* v : node->inputs) {
+      if (!v) { inputs.push_back(nullptr); continue; }
+      if (v->is_constant()) { inputs.push_back(&*v->constant); continue; }
+      auto d = opt_dims.find(v->name);
+      if (d == opt_dims.end()) return Status::internal(fmt::format("{}: no opt shape for input '{}'", node->describe(), v->name));
+      storage.push_back(random_tensor(v->type.dtype, d->second, rng));
+      inputs.push_back(&storage.back());
+    }
+    std::string best;
+    double best_ms = 1e30;
+    for (const std::string& tactic : offered) {
+      double ms;
+      if (times.contains(tactic)) {
+        ms = times[tactic].get<double>();
+        ++r.from_cache;
+      } else {
+        auto timed = time_tactic(*node, tactic, inputs);
+        if (!timed.ok()) continue;  // an implementation that cannot run this node is no candidate
+        ms = *timed;
+        times[tactic] = ms;
+        ++r.timed;
+      }
+      if (ms < best_ms) best_ms = ms, best = tactic;
+    }
+    if (best.empty()) continue;
+    if (best != offered.front()) ++r.changed;
+    node->attrs[cpu::kTacticAttr] = Attribute::of_string(best);
+  }
+  if (!timing_cache.empty()) KILN_RETURN_IF_ERROR(write_file_atomic(timing_cache, cache.dump(1)));
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {};
+}
+
+}  // namespace kiln
