@@ -283,6 +283,53 @@ TEST(CpuKernels, Pooling) {
   }
 }
 
+TEST(CpuKernels, TransposeBetweenLayouts) {
+  SingleNode to_nhwc("Transpose", "", {{"x", random_f32({2, 5, 7, 3}), false}}, {{"perm", ints({0, 2, 3, 1})}});
+  expect_matches_reference(to_nhwc, "to NHWC");
+  SingleNode to_nchw("Transpose", "", {{"x", random_i8({3, 4, 5, 9}), false}}, {{"perm", ints({0, 3, 1, 2})}});
+  expect_matches_reference(to_nchw, "to NCHW, int8");
+}
+
+TEST(CpuKernels, UnaryAndChains) {
+  for (const char* op : {"Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "Softplus", "HardSwish"}) {
+    SingleNode t(op, "", {{"x", random_f32({3, 7, 5}, -3.0f, 3.0f), false}}, {});
+    expect_matches_reference(t, op);
+  }
+  SingleNode clip("Clip", "", {{"x", random_f32({2, 9}, -8.0f, 8.0f), false}, {"lo", Tensor::scalar<float>(0.0f)},
+                               {"hi", Tensor::scalar<float>(6.0f)}}, {});
+  expect_matches_reference(clip, "Clip");
+  SingleNode chain("ElementwiseChain", "kiln", {{"x", random_f32({4, 11}, -3.0f, 3.0f), false}},
+                   {{"ops", Attribute::of_strings({"Mul", "Add:r", "Sigmoid", "Sub:r", "Max"})},
+                    {"params", Attribute::of_floats({1.5f, 0, 0.25f, 0, 0, 0, 2.0f, 0, 1.2f, 0})}});
+  expect_matches_reference(chain, "ElementwiseChain");
+}
+
+TEST(CpuKernels, BinaryWithBroadcasting) {
+  const std::pair<Dims, Dims> shapes[] = {{{2, 7, 5, 3}, {2, 7, 5, 3}}, {{2, 7, 5, 3}, {3}}, {{2, 7, 5, 3}, {2, 1, 1, 3}},
+                                          {{2, 1, 1, 3}, {2, 7, 5, 3}}, {{4, 9}, {1, 9}}};
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
+    for (const auto& [a, b] : shapes) {
+      std::string what = std::string(op) + " " + dims_to_string(a) + " x " + dims_to_string(b);
+      // (Sub/Div with the first operand broadcast run on the reference kernel inside the CPU kernel.)
+      SingleNode t(op, "", {{"a", random_f32(a), false}, {"b", random_f32(b, 0.5f, 2.0f), false}}, {});
+      expect_matches_reference(t, what.c_str());
+    }
+  }
+}
+
+TEST(CpuKernels, QuantizeAndDequantize) {
+  // Values spread over and beyond the int8 range (saturation), including exact .5 steps.
+  Tensor x = random_f32({2, 7, 5, 3}, -6.0f, 6.0f);
+  x.data<float>()[0] = 0.25f, x.data<float>()[1] = -0.75f, x.data<float>()[2] = 100.0f;
+  SingleNode q("QuantizeLinear", "", {{"x", x, false}, {"s", Tensor::scalar<float>(0.05f)}, {"z", Tensor::scalar<int8_t>(0)}}, {});
+  expect_matches_reference(q, "QuantizeLinear s8");
+  SingleNode qu("QuantizeLinear", "", {{"x", x, false}, {"s", Tensor::scalar<float>(0.03f)}, {"z", Tensor::scalar<uint8_t>(0)}}, {});
+  expect_matches_reference(qu, "QuantizeLinear u8");
+  SingleNode dq("DequantizeLinear", "", {{"x", random_i8({3, 11}, false), false}, {"s", Tensor::scalar<float>(0.07f)},
+                                         {"z", Tensor::scalar<int8_t>(0)}}, {});
+  expect_matches_reference(dq, "DequantizeLinear");
+}
+
 TEST(CpuKernels, LeavesUnsupportedNodesToTheReference) {
   // 1-D convolution and a non-constant weight stay on the reference kernels.
   SingleNode conv1d("Conv", "", {{"x", random_f32({1, 3, 9}), false}, {"w", random_f32({2, 3, 3})}}, {});

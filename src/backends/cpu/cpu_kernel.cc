@@ -123,7 +123,9 @@ Result<std::shared_ptr<const CpuKernel>> create_cpu_kernel(const Node& node) {
     if (pool) return pool;
     KILN_ASSIGN_OR_RETURN(auto transpose, create_transpose_kernel(node));
     if (transpose) return transpose;
-    return create_elementwise_kernel(node);
+    KILN_ASSIGN_OR_RETURN(auto elementwise, create_elementwise_kernel(node));
+    if (elementwise) return elementwise;
+    return create_quantize_kernel(node);
   } catch (const dnnl::error& e) {
     return Status::internal(fmt::format("{}: oneDNN: {}", node.describe(), e.what()));
   }

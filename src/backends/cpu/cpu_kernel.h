@@ -89,6 +89,7 @@ Result<std::shared_ptr<const CpuKernel>> create_inner_product_kernel(const Node&
 Result<std::shared_ptr<const CpuKernel>> create_pool_kernel(const Node& node);
 Result<std::shared_ptr<const CpuKernel>> create_transpose_kernel(const Node& node);
 Result<std::shared_ptr<const CpuKernel>> create_elementwise_kernel(const Node& node);
+Result<std::shared_ptr<const CpuKernel>> create_quantize_kernel(const Node& node);
 
 /// Reads a weight input: packed blob (node marked with kWeightPackingAttr), f16 storage (widened to f32) or
 /// plain tensor of `plain_md`.
