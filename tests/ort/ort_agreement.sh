@@ -18,6 +18,8 @@ if [ $# -lt 4 ]; then
 fi
 kiln=$1 model=$2 work=$3
 shift 3
+# What kiln runs: the same model, or (KILN_RUN_MODEL) e.g. the INT8 engine the Q/DQ model was exported from.
+kiln_model=${KILN_RUN_MODEL:-$model}
 here=$(cd "$(dirname "$0")" && pwd)
 ort_dir=${KILN_ORT_DIR:-$here/../../.cache/ort}
 
@@ -38,7 +40,7 @@ stems=""
 for x in "$@"; do
   stem=$(basename "$x" .npy)
   stems="$stems $stem"
-  "$kiln" run "$model" --input "$x" -o "$work/kiln/$stem" >/dev/null || { echo "kiln run failed on $x"; exit 1; }
+  "$kiln" run "$kiln_model" --input "$x" -o "$work/kiln/$stem" >/dev/null || { echo "kiln run failed on $x"; exit 1; }
 done
 status=0
 for level in disabled all; do
@@ -48,7 +50,7 @@ for level in disabled all; do
   output=$(ls "$work/ort_$level/$first" | head -n 1)
   min=1
   [ "$level" = all ] && min=${KILN_ORT_MIN_AGREE:-0.9}
-  echo "== ONNX Runtime (graph optimizations: $level) vs kiln (reference backend)"
+  echo "== ONNX Runtime (graph optimizations: $level) vs kiln ($(basename "$kiln_model"))"
   # shellcheck disable=SC2086  # stems are file stems without spaces
   node "$here/compare_top1.js" --min-agree "$min" --label "ort_$level" "$work/ort_$level" "$work/kiln" \
     "${output%.npy}" $stems || status=1

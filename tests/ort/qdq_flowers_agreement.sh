@@ -11,4 +11,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work"
 mkdir -p "$work"
 "$make_model" "$model" "$shared/images" mobilenet_flowers 128 "$work"
-exec sh "$here/ort_agreement.sh" "$kiln" "$work/model_qdq.onnx" "$work" "$work"/inputs/*.npy
+sh "$here/ort_agreement.sh" "$kiln" "$work/model_qdq.onnx" "$work" "$work"/inputs/*.npy || exit $?
+
+# The issue-4 bar: `kiln build --precision int8 --export-qdq` — ONNX Runtime on the exported model must agree
+# with kiln's INT8 engine (oneDNN kernels) on top-1 for every shared photo.
+echo "== kiln INT8 engine vs its --export-qdq model in ONNX Runtime"
+"$kiln" build "$model" --precision int8 --calib-data "$shared/images" --preprocess mobilenet_flowers   --output-dir "$work/engine" --export-qdq "$work/engine/exported_qdq.onnx" --no-tactic-timing >/dev/null
+engine=$(ls "$work"/engine/*_int8.kiln)
+KILN_RUN_MODEL=$engine KILN_ORT_MIN_AGREE=${KILN_ORT_MIN_AGREE:-0.9}   exec sh "$here/ort_agreement.sh" "$kiln" "$work/engine/exported_qdq.onnx" "$work/engine" "$work"/inputs/*.npy

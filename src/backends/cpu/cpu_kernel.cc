@@ -21,6 +21,9 @@ Result<const PreparedPrimitive*> CpuKernel::prepared(const Dims& input_dims) con
     } catch (const dnnl::error& e) {
       return Status::internal(fmt::format("node '{}': oneDNN could not create a primitive for input {}: {}", name_,
                                           dims_to_string(input_dims), e.what()));
+    } catch (const std::exception& e) {
+      return Status::internal(fmt::format("node '{}': creating the primitive for input {} failed: {}", name_,
+                                          dims_to_string(input_dims), e.what()));
     }
   }();
   if (!created.ok()) return created.status();

@@ -190,8 +190,9 @@ class BinaryKernel final : public CpuKernel {
   }
 
   Result<PreparedPrimitive> create_primitive(const Dims& key, bool list_offered) const override {
+    // Key: A's dims, -1, B's dims (run); the builder's tactic report passes only A's dims: then B = A.
     auto sep = std::find(key.begin(), key.end(), -1);
-    Dims a(key.begin(), sep), b(sep + 1, key.end());
+    Dims a(key.begin(), sep), b = sep == key.end() ? a : Dims(sep + 1, key.end());
     while (b.size() < a.size()) b.insert(b.begin(), 1);  // oneDNN wants equal ranks
     dnnl::memory::desc src0 = dense(a, dt::f32), src1 = dense(b, dt::f32);
     dnnl::primitive_attr attr;
