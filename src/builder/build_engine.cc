@@ -102,7 +102,12 @@ Result<CalibrationTable> obtain_calibration(const Graph& graph, const ResolvedPr
   CalibrateOptions calibrate_options;
   calibrate_options.calibrator.method = method;
   calibrate_options.calibrator.percentile = o.percentile;
-  calibrate_options.batch = o.calib_batch;
+  // A model with a fixed batch (e.g. 1) is calibrated at that batch; the scales do not depend on it.
+  calibrate_options.batch = p.min.empty() ? o.calib_batch : std::min(o.calib_batch, p.max[0]);
+  if (!p.min.empty() && p.min[0] == p.max[0] && p.max[0] > 1 && o.calib_samples % p.max[0] != 0)
+    return Status::invalid_argument(fmt::format(
+        "input '{}' has a fixed batch of {}: --calib-samples must be a multiple of it (got {})", input->name,
+        p.max[0], o.calib_samples));
   if (o.progress)
     calibrate_options.progress = [&](const CalibrationProgress& pr) { o.progress(pr.pass, pr.done, pr.total, pr.seconds); };
   KILN_ASSIGN_OR_RETURN(CalibrationTable table, calibrate(graph, tensors, *source, calibrate_options));
