@@ -21,16 +21,6 @@ namespace {
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
-bool all_zero(const Tensor& t) {
-  for (int64_t i = 0; i < t.size(); ++i)
-    if (t.element_as_double(i) != 0) return false;
-  return true;
-}
-
-const Tensor* constant_input(const Node& node, size_t i) {
-  return node.has_input(i) && node.inputs[i]->is_constant() ? &*node.inputs[i]->constant : nullptr;
-}
-
 struct ConvGeometry {
   int64_t group = 1;
   std::vector<int64_t> kernel, strides, dilations, pads;  // pads: top, left, bottom, right (ONNX order)
@@ -134,7 +124,7 @@ Result<std::shared_ptr<const CpuKernel>> ConvKernel::create(const Node& node) {
                  *wz = constant_input(node, 5), *ys = constant_input(node, 6), *yz = constant_input(node, 7);
     if (!xs || !ws || !ys || xs->size() != 1 || ys->size() != 1) return std::shared_ptr<const CpuKernel>();
     // oneDNN 2.6's fast int8 convolutions take symmetric (zero-point-free) tensors; kiln's INT8 builds are.
-    if ((xz && !all_zero(*xz)) || (wz && !all_zero(*wz)) || (yz && !all_zero(*yz))) return std::shared_ptr<const CpuKernel>();
+    if (!all_zero(xz) || !all_zero(wz) || !all_zero(yz)) return std::shared_ptr<const CpuKernel>();
     if (!packed && w->constant->dtype() != DataType::kI8) return std::shared_ptr<const CpuKernel>();
     if (ws->size() != 1 && ws->size() != k->out_channels_) return std::shared_ptr<const CpuKernel>();
     double x_scale = xs->element_as_double(0), y_scale = ys->element_as_double(0);
@@ -145,7 +135,7 @@ Result<std::shared_ptr<const CpuKernel>> ConvKernel::create(const Node& node) {
     k->has_residual_ = node.has_input(9);
     if (k->has_residual_) {
       const Tensor *zs = constant_input(node, 10), *zz = constant_input(node, 11);
-      if (!zs || zs->size() != 1 || (zz && !all_zero(*zz)) || node.inputs[9]->type.dtype != y->type.dtype)
+      if (!zs || zs->size() != 1 || !all_zero(zz) || node.inputs[9]->type.dtype != y->type.dtype)
         return std::shared_ptr<const CpuKernel>();
       k->residual_scale_ = static_cast<float>(zs->element_as_double(0) / y_scale);
     }
@@ -218,18 +208,7 @@ Result<PreparedPrimitive> ConvKernel::create_primitive(const Dims& x, bool list_
                                         weights, bias, dst, strides, dilations, pad_l, pad_r)
       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
                                         weights, dst, strides, dilations, pad_l, pad_r);
-  using PD = dnnl::convolution_forward::primitive_desc;
-  PreparedPrimitive p;
-  PD pd = choose_implementation<PD>([&] { return PD(desc, attr, onednn_engine()); }, tactic_,
-                                    list_offered ? &p.offered : nullptr);
-  p.primitive = dnnl::convolution_forward(pd);
-  p.src = pd.src_desc();
-  p.dst = pd.dst_desc();
-  p.weights = pd.weights_desc();
-  p.bias = bias;
-  p.scratchpad_bytes = pd.scratchpad_desc().get_size();
-  p.implementation = implementation_name(pd);
-  return p;
+  return prepare_weighted<dnnl::convolution_forward>(desc, attr, bias, tactic_, list_offered);
 }
 
 Status ConvKernel::run(ref::KernelContext& ctx) const {

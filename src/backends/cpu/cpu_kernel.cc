@@ -105,6 +105,38 @@ Result<KernelWeights> read_weights(const Node& node, size_t input, const dnnl::m
   return w;
 }
 
+PreparedPrimitive prepare_reorder(const dnnl::memory::desc& src, const dnnl::memory::desc& dst,
+                                  dnnl::primitive_attr attr) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::reorder::primitive_desc pd(onednn_engine(), src, onednn_engine(), dst, attr);
+  PreparedPrimitive p;
+  p.primitive = dnnl::reorder(pd);
+  p.src = src;
+  p.dst = dst;
+  p.scratchpad_bytes = pd.scratchpad_desc().get_size();
+  p.implementation = implementation_name(pd);
+  return p;
+}
+
+dnnl::memory::desc dense_desc(const Dims& dims, dnnl::memory::data_type type) {
+  dnnl::memory::dims d(dims.begin(), dims.end()), strides(dims.size());
+  if (d.empty()) d = {1}, strides = {1};
+  int64_t s = 1;
+  for (size_t i = d.size(); i-- > 0;) strides[i] = s, s *= d[i];
+  return dnnl::memory::desc(d, type, strides);
+}
+
+const Tensor* constant_input(const Node& node, size_t i) {
+  return node.has_input(i) && node.inputs[i]->is_constant() ? &*node.inputs[i]->constant : nullptr;
+}
+
+bool all_zero(const Tensor* t) {
+  if (!t) return true;
+  for (int64_t i = 0; i < t->size(); ++i)
+    if (t->element_as_double(i) != 0) return false;
+  return true;
+}
+
 void execute(const PreparedPrimitive& p, std::unordered_map<int, dnnl::memory> args) {
   if (p.weights_data) args[DNNL_ARG_WEIGHTS] = view_memory(p.weights, p.weights_data);
   if (p.scratchpad_bytes) {

@@ -95,6 +95,37 @@ Result<std::shared_ptr<const CpuKernel>> create_quantize_kernel(const Node& node
 /// plain tensor of `plain_md`.
 Result<KernelWeights> read_weights(const Node& node, size_t input, const dnnl::memory::desc& plain_md);
 
+/// A primitive with weights (convolution, inner product) at the implementation `tactic` names: oneDNN's
+/// descriptors, scratchpad size and implementation name filled in from its primitive descriptor.
+template <class Primitive, class Desc>
+PreparedPrimitive prepare_weighted(const Desc& desc, const dnnl::primitive_attr& attr, const dnnl::memory::desc& bias,
+                                   const std::string& tactic, bool list_offered) {
+  using PD = typename Primitive::primitive_desc;
+  PreparedPrimitive p;
+  PD pd = choose_implementation<PD>([&] { return PD(desc, attr, onednn_engine()); }, tactic,
+                                    list_offered ? &p.offered : nullptr);
+  p.primitive = Primitive(pd);
+  p.src = pd.src_desc();
+  p.dst = pd.dst_desc();
+  p.weights = pd.weights_desc();
+  p.bias = bias;
+  p.scratchpad_bytes = pd.scratchpad_desc().get_size();
+  p.implementation = implementation_name(pd);
+  return p;
+}
+
+/// A reorder from `src` to `dst` layouts/types (attr: e.g. output scales), as a prepared primitive.
+PreparedPrimitive prepare_reorder(const dnnl::memory::desc& src, const dnnl::memory::desc& dst,
+                                  dnnl::primitive_attr attr = {});
+
+/// A dense row-major descriptor of `dims` (rank 0 becomes [1]).
+dnnl::memory::desc dense_desc(const Dims& dims, dnnl::memory::data_type type);
+
+/// The constant value of input i, or null when absent or computed.
+const Tensor* constant_input(const Node& node, size_t i);
+/// True when `t` is null or all its elements are zero (zero points).
+bool all_zero(const Tensor* t);
+
 /// Runs `p` with the given arguments plus weights and a scratchpad.
 void execute(const PreparedPrimitive& p, std::unordered_map<int, dnnl::memory> args);
 

@@ -52,14 +52,6 @@ std::optional<EltwiseStep> unary_step(const std::string& op, float p0, float p1)
   return std::nullopt;
 }
 
-dnnl::memory::desc dense(const Dims& dims, dt type) {
-  dnnl::memory::dims d(dims.begin(), dims.end()), strides(dims.size());
-  if (d.empty()) d = {1}, strides = {1};
-  int64_t s = 1;
-  for (size_t i = d.size(); i-- > 0;) strides[i] = s, s *= d[i];
-  return dnnl::memory::desc(d, type, strides);
-}
-
 class UnaryKernel final : public CpuKernel {
  public:
   static Result<std::shared_ptr<const CpuKernel>> create(const Node& node) {
@@ -115,7 +107,7 @@ class UnaryKernel final : public CpuKernel {
 
  private:
   Result<PreparedPrimitive> create_primitive(const Dims& x, bool list_offered) const override {
-    dnnl::memory::desc md = dense(x, dt::f32);
+    dnnl::memory::desc md = dense_desc(x, dt::f32);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::post_ops ops;
@@ -194,7 +186,7 @@ class BinaryKernel final : public CpuKernel {
     auto sep = std::find(key.begin(), key.end(), -1);
     Dims a(key.begin(), sep), b = sep == key.end() ? a : Dims(sep + 1, key.end());
     while (b.size() < a.size()) b.insert(b.begin(), 1);  // oneDNN wants equal ranks
-    dnnl::memory::desc src0 = dense(a, dt::f32), src1 = dense(b, dt::f32);
+    dnnl::memory::desc src0 = dense_desc(a, dt::f32), src1 = dense_desc(b, dt::f32);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::binary::desc desc(algorithm_, src0, src1, src0);

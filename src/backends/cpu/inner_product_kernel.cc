@@ -13,17 +13,6 @@ namespace {
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
-bool all_zero(const Tensor* t) {
-  if (!t) return true;
-  for (int64_t i = 0; i < t->size(); ++i)
-    if (t->element_as_double(i) != 0) return false;
-  return true;
-}
-
-const Tensor* constant_input(const Node& node, size_t i) {
-  return node.has_input(i) && node.inputs[i]->is_constant() ? &*node.inputs[i]->constant : nullptr;
-}
-
 class InnerProductKernel final : public CpuKernel {
  public:
   static Result<std::shared_ptr<const CpuKernel>> create(const Node& node);
@@ -140,18 +129,7 @@ Result<PreparedPrimitive> InnerProductKernel::create_primitive(const Dims& a, bo
   if (quantized_) attr.set_output_scales(output_scales_.size() > 1 ? 1 << 1 : 0, output_scales_);
   auto desc = bias_input_ ? dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src, weights, bias, dst)
                           : dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src, weights, dst);
-  using PD = dnnl::inner_product_forward::primitive_desc;
-  PreparedPrimitive p;
-  PD pd = choose_implementation<PD>([&] { return PD(desc, attr, onednn_engine()); }, tactic_,
-                                    list_offered ? &p.offered : nullptr);
-  p.primitive = dnnl::inner_product_forward(pd);
-  p.src = pd.src_desc();
-  p.dst = pd.dst_desc();
-  p.weights = pd.weights_desc();
-  p.bias = bias;
-  p.scratchpad_bytes = pd.scratchpad_desc().get_size();
-  p.implementation = implementation_name(pd);
-  return p;
+  return prepare_weighted<dnnl::inner_product_forward>(desc, attr, bias, tactic_, list_offered);
 }
 
 Status InnerProductKernel::run(ref::KernelContext& ctx) const {

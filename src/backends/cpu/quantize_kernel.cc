@@ -12,14 +12,6 @@ namespace {
 
 using dt = dnnl::memory::data_type;
 
-dnnl::memory::desc dense(const Dims& dims, dt type) {
-  dnnl::memory::dims d(dims.begin(), dims.end()), strides(dims.size());
-  if (d.empty()) d = {1}, strides = {1};
-  int64_t s = 1;
-  for (size_t i = d.size(); i-- > 0;) strides[i] = s, s *= d[i];
-  return dnnl::memory::desc(d, type, strides);
-}
-
 class QuantizeKernel final : public CpuKernel {
  public:
   static Result<std::shared_ptr<const CpuKernel>> create(const Node& node) {
@@ -55,18 +47,9 @@ class QuantizeKernel final : public CpuKernel {
 
  private:
   Result<PreparedPrimitive> create_primitive(const Dims& x, bool list_offered) const override {
-    dnnl::memory::desc src = dense(x, from_), dst = dense(x, to_);
     dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     attr.set_output_scales(0, {scale_});
-    dnnl::reorder::primitive_desc pd(onednn_engine(), src, onednn_engine(), dst, attr);
-    PreparedPrimitive p;
-    p.primitive = dnnl::reorder(pd);
-    p.src = src;
-    p.dst = dst;
-    p.scratchpad_bytes = pd.scratchpad_desc().get_size();
-    p.implementation = implementation_name(pd);
-    return p;
+    return prepare_reorder(dense_desc(x, from_), dense_desc(x, to_), attr);
   }
 
   dt from_ = dt::f32, to_ = dt::s8;

@@ -47,16 +47,7 @@ class TransposeKernel final : public CpuKernel {
                                           : dnnl::memory::dims{x[0], x[3], x[1], x[2]};
     dnnl::memory::desc src(logical, type_, to_nhwc_ ? tag::nchw : tag::nhwc);
     dnnl::memory::desc dst(logical, type_, to_nhwc_ ? tag::nhwc : tag::nchw);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::reorder::primitive_desc pd(onednn_engine(), src, onednn_engine(), dst, attr);
-    PreparedPrimitive p;
-    p.primitive = dnnl::reorder(pd);
-    p.src = src;
-    p.dst = dst;
-    p.scratchpad_bytes = pd.scratchpad_desc().get_size();
-    p.implementation = implementation_name(pd);
-    return p;
+    return prepare_reorder(src, dst);
   }
 
   bool to_nhwc_ = true;
