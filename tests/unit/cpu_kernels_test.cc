@@ -12,6 +12,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_kernel.h"
+#include "core/float16.h"
 #include "ir/op_def.h"
 #include "ir/shape_inference.h"
 #include "ir/text_format.h"
@@ -328,6 +329,40 @@ TEST(CpuKernels, QuantizeAndDequantize) {
   SingleNode dq("DequantizeLinear", "", {{"x", random_i8({3, 11}, false), false}, {"s", Tensor::scalar<float>(0.07f)},
                                          {"z", Tensor::scalar<int8_t>(0)}}, {});
   expect_matches_reference(dq, "DequantizeLinear");
+}
+
+// FP16 engines on the CPU store weights and bias in f16 (builder: store_cpu_weights_fp16); the kernel widens
+// them. Expected: the f32 reference on the same f16-rounded values.
+TEST(CpuKernels, Fp16StoredWeightsAreWidenedExactly) {
+  ConvCase c{2, 6, 9, 7, 10, 3, 2, 1, 1, 1, "Relu", false, "NHWC"};
+  Tensor w = random_f32({c.m, c.c / c.group, c.k, c.k}), b = random_f32({c.m});
+  Tensor w16(DataType::kF16, w.dims()), b16(DataType::kF16, b.dims());
+  for (int64_t i = 0; i < w.size(); ++i) {
+    static_cast<uint16_t*>(w16.raw())[i] = float_to_half_bits(w.data<float>()[i]);
+    w.data<float>()[i] = half_bits_to_float(static_cast<uint16_t*>(w16.raw())[i]);  // the rounded value
+  }
+  for (int64_t i = 0; i < b.size(); ++i) {
+    static_cast<uint16_t*>(b16.raw())[i] = float_to_half_bits(b.data<float>()[i]);
+    b.data<float>()[i] = half_bits_to_float(static_cast<uint16_t*>(b16.raw())[i]);
+  }
+  Tensor x = random_f32(conv_in(c));
+  SingleNode reference("FusedConv", "kiln", {{"x", x, false}, {"w", w}, {"b", b}}, conv_attrs(c));
+  auto expected = run(reference.graph, reference.feeds, {});
+  ASSERT_TRUE(expected.ok()) << expected.status().message();
+  // Same node, weights and bias swapped for their f16 storage (after inference, as the builder does).
+  Node& n = *reference.graph.nodes()[0];
+  n.inputs[1] = add_constant(reference.graph, "w16", w16);
+  n.inputs[2] = add_constant(reference.graph, "b16", b16);
+  n.attrs[cpu::kWeightPackingAttr] = Attribute::of_string(cpu::kFp16Storage);
+  n.attrs[cpu::kBiasStorageAttr] = Attribute::of_string(cpu::kFp16Storage);
+  auto kernels = cpu::create_cpu_kernels(reference.graph);
+  ASSERT_TRUE(kernels.ok()) << kernels.status().message();
+  ASSERT_TRUE((*kernels)[0]);
+  auto got = run(reference.graph, reference.feeds, *kernels);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  double peak = 1;
+  for (int64_t i = 0; i < expected->size(); ++i) peak = std::max(peak, std::abs(expected->element_as_double(i)));
+  EXPECT_LE(max_abs_diff(*got, *expected), 1e-4 * peak);
 }
 
 TEST(CpuKernels, LeavesUnsupportedNodesToTheReference) {
