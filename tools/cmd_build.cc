@@ -157,7 +157,7 @@ void add_build_command(CLI::App& app, int& exit_code) {
                   "INT8: image preprocessing: a preset (imagenet, imagenet_bgr_mean, ...), key=value pairs, or a JSON file");
   cmd->add_option("--calib-samples", q.calib_samples, "INT8: samples to calibrate on")->capture_default_str();
   cmd->add_option("--calib-batch", q.calib_batch, "INT8: samples per calibration run")->capture_default_str();
-  cmd->add_option("--calib-method", q.calib_method, "INT8: entropy, minmax, percentile or mse")->capture_default_str();
+  cmd->add_option("--calib-method", q.calib_method, "INT8: mse, percentile, entropy or minmax")->capture_default_str();
   cmd->add_option("--percentile", q.percentile, "INT8: percentile for --calib-method percentile")->capture_default_str();
   cmd->add_option("--calib-cache", q.calib_cache, "INT8: TensorRT-format calibration cache to read (if it exists) or write");
   cmd->add_option("--keep-fp32", args->keep_fp32, "INT8: node names or op types to keep in float, comma-separated");
