@@ -17,14 +17,17 @@ namespace {
 
 const std::string kModel = (fs::path(__FILE__).parent_path() / "../../models/fashion_mnist_mobilenet.onnx").string();
 
+// A fresh folder per test: ctest runs the tests of this file as parallel processes.
 fs::path work() {
-  static fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / "kiln_cpu_tactics_test";
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path d = fs::temp_directory_path() / (std::string("kiln_cpu_tactics_test_") + info->name());
+  static std::string prepared;
+  if (prepared != info->name()) {
     fs::remove_all(d);
     fs::create_directories(d);
-    return d;
-  }();
-  return dir;
+    prepared = info->name();
+  }
+  return d;
 }
 
 std::string bytes_of(const fs::path& p) {
