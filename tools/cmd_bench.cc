@@ -3,17 +3,13 @@
 // warms up, times individual run() calls and prints throughput and latency percentiles; --profile adds a
 // per-layer breakdown. Uses only the public API (kiln/kiln.h), like a deployed application would.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -22,6 +18,9 @@
 #include <set>
 #include <sstream>
 
+#include "core/cpu_info.h"
+#include "core/file_util.h"
+#include "core/float16.h"
 #include "kiln/kiln.h"
 #include "tools/commands.h"
 
@@ -172,28 +171,6 @@ std::vector<int64_t> bench_shape(const TensorInfo& in, int64_t batch) {
   return dims;
 }
 
-// IEEE binary16 bits of a float (round to nearest even); kept local so the tool needs only the public API.
-uint16_t float_to_half_bits(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000u;
-  int32_t exp = static_cast<int32_t>((x >> 23) & 0xff) - 127 + 15;
-  uint32_t mant = x & 0x7fffffu;
-  if (((x >> 23) & 0xff) == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0));  // inf/NaN
-  if (exp >= 31) return static_cast<uint16_t>(sign | 0x7c00u);                                          // overflow
-  if (exp <= 0) {                                                                                      // subnormal or 0
-    if (exp < -10) return static_cast<uint16_t>(sign);
-    mant |= 0x800000u;
-    uint32_t shift = static_cast<uint32_t>(14 - exp);
-    uint32_t half = mant >> shift, rest = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rest > mid || (rest == mid && (half & 1))) ++half;
-    return static_cast<uint16_t>(sign | half);
-  }
-  uint32_t half = (static_cast<uint32_t>(exp) << 10) | (mant >> 13), rest = mant & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (half & 1))) ++half;  // a carry into the exponent is still right
-  return static_cast<uint16_t>(sign | half);
-}
-
 // Random data for one input: floats uniform in [0, 1), 8-bit integers over their range, other types
 // (indices, masks, lengths) zeros, which are always valid. Seeded per input so runs are reproducible.
 Result<std::vector<uint8_t>> random_input(const TensorInfo& in, const std::vector<int64_t>& dims, uint32_t seed) {
@@ -212,16 +189,7 @@ Result<std::vector<uint8_t>> random_input(const TensorInfo& in, const std::vecto
     case DataType::kF32: fill(reinterpret_cast<float*>(bytes.data()), [&] { return unit(rng); }); break;
     case DataType::kF64: fill(reinterpret_cast<double*>(bytes.data()), [&] { return double{unit(rng)}; }); break;
     case DataType::kF16: fill(reinterpret_cast<uint16_t*>(bytes.data()), [&] { return float_to_half_bits(unit(rng)); }); break;
-    case DataType::kBF16: {
-      // bfloat16 is the upper half of a float; truncation is fine for random data.
-      fill(reinterpret_cast<uint16_t*>(bytes.data()), [&] {
-        float f = unit(rng);
-        uint32_t x;
-        std::memcpy(&x, &f, 4);
-        return static_cast<uint16_t>(x >> 16);
-      });
-      break;
-    }
+    case DataType::kBF16: fill(reinterpret_cast<uint16_t*>(bytes.data()), [&] { return float_to_bf16_bits(unit(rng)); }); break;
     case DataType::kI8: {
       std::uniform_int_distribution<int> d(-128, 127);
       fill(reinterpret_cast<int8_t*>(bytes.data()), [&] { return static_cast<int8_t>(d(rng)); });
@@ -356,18 +324,6 @@ Result<BatchResult> bench_batch(const Engine& engine, const BenchArgs& args, int
 
 // ---- the header ----
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) != 0) continue;
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) break;
-    size_t begin = line.find_first_not_of(" \t", colon + 1);
-    return begin == std::string::npos ? "unknown" : line.substr(begin);
-  }
-  return "unknown";
-}
-
 std::string utc_now_iso8601() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -458,29 +414,6 @@ Status check_json_path(const std::string& json_path, const std::string& engine_p
   return {};
 }
 
-// Writes to a temporary file next to `path` and renames it over `path`, so a reader never sees half a file
-// and a failed write leaves any earlier file intact.
-Status write_file_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::io_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-    out << text;
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return Status::io_error(fmt::format("cannot write {}", path));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    return Status::io_error(fmt::format("cannot write {}: {}", path, ec.message()));
-  }
-  return {};
-}
-
 Status run_bench(const BenchArgs& args) {
   KILN_RETURN_IF_ERROR(check_numbers(args));
   if (!args.json.empty()) KILN_RETURN_IF_ERROR(check_json_path(args.json, args.engine));
@@ -493,7 +426,7 @@ Status run_bench(const BenchArgs& args) {
   for (int64_t b : batches) KILN_RETURN_IF_ERROR(check_batch(args.engine, *engine, b));
 
   if (args.threads) set_cpu_threads(*args.threads);
-  RunInfo info{args.engine, std::string(precision_name(engine->precision())), engine->backend(), cpu_model(),
+  RunInfo info{args.engine, std::string(precision_name(engine->precision())), engine->backend(), cpu_model_name(),
                utc_now_iso8601(), cpu_threads()};
   print_header(info, args);
 
@@ -508,7 +441,7 @@ Status run_bench(const BenchArgs& args) {
   if (args.profile)
     for (const BatchResult& r : results) print_profile(r);
   if (!args.json.empty()) {
-    KILN_RETURN_IF_ERROR(write_file_atomically(args.json, to_json(info, results).dump(2) + "\n"));
+    KILN_RETURN_IF_ERROR(write_file_atomic(args.json, to_json(info, results).dump(2) + "\n"));
     std::cout << "wrote " << args.json << "\n";
   }
   return {};

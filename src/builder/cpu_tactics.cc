@@ -7,27 +7,20 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <random>
 
 #include "backends/cpu/cpu_kernel.h"
+#include "core/cpu_info.h"
 #include "core/file_util.h"
 
 namespace kiln {
 
 namespace {
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("model name")) return line.substr(line.find(':') + 2);
-  return "unknown cpu";
-}
-
 // Timings are only comparable on the same CPU, library, instruction set and thread count.
 std::string machine_key() {
   const dnnl_version_t* v = dnnl_version();
-  return fmt::format("{} | oneDNN {}.{}.{} | isa {} | {} threads", cpu_model(), v->major, v->minor, v->patch,
+  return fmt::format("{} | oneDNN {}.{}.{} | isa {} | {} threads", cpu_model_name(), v->major, v->minor, v->patch,
                      static_cast<int>(dnnl::get_effective_cpu_isa()), omp_get_max_threads());
 }
 

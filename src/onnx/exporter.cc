@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/file_util.h"
+#include "ir/fused_activation.h"
 #include "core/logging.h"
 #include "onnx/checker.h"
 #include "onnx/onnx_pb.h"
@@ -19,15 +20,6 @@ namespace {
 
 // The newest ai.onnx opset Debian's libonnx (1.12) has schemas for (its checker only warns above it).
 constexpr int kLibOnnxMaxOpset = 17;
-
-// Float attributes of the activations that take parameters, in activation_params order (fused_ops.cc).
-std::vector<std::string> activation_param_names(const std::string& op) {
-  if (op == "LeakyRelu" || op == "Elu" || op == "Celu" || op == "ThresholdedRelu") return {"alpha"};
-  if (op == "HardSigmoid") return {"alpha", "beta"};
-  if (op == "Selu") return {"alpha", "gamma"};
-  if (op == "Shrink") return {"bias", "lambd"};
-  return {};
-}
 
 // First ai.onnx opset of the unary ops a fused op may name that are newer than opset 7.
 int since_opset(const std::string& op) {

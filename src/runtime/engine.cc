@@ -225,11 +225,8 @@ Status ExecutionContext::run() {
   };
   if (impl_->profiling) {
     impl_->profile.clear();
-    const Graph& graph = engine.file.graph;
-    std::unordered_map<const Node*, size_t> index;
-    for (size_t i = 0; i < graph.nodes().size(); ++i) index[graph.nodes()[i].get()] = i;
-    options.node_timer = [&, index](const Node& node, double seconds) {
-      impl_->profile.push_back({node.name, node.op_type, engine.runner->tactic(index.at(&node)), seconds});
+    options.node_timer = [&](const Node& node, size_t index, double seconds) {
+      impl_->profile.push_back({node.name, node.op_type, engine.runner->tactic(index), seconds});
     };
   }
   KILN_ASSIGN_OR_RETURN(impl_->outputs, engine.runner->run(feeds, options));

@@ -144,7 +144,8 @@ Result<std::vector<Tensor>> GraphRunner::run(const std::map<std::string, Tensor,
       return Status::internal(fmt::format("{}: {}", node.describe(), e.what()));
     }
     if (options.node_timer)
-      options.node_timer(node, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      options.node_timer(node, node_index,
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       const Value* v = node.outputs[i];
       if (!v) continue;

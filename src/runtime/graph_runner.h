@@ -26,7 +26,7 @@ struct RunOptions {
   /// return views of their inputs, like Reshape, bypass `allocate`).
   std::function<Tensor(const Value&, Tensor)> place;
   /// Called after each node with its wall time in seconds (profiling); null: no clock reads.
-  std::function<void(const Node&, double seconds)> node_timer;
+  std::function<void(const Node&, size_t node_index, double seconds)> node_timer;
 };
 
 class GraphRunner {

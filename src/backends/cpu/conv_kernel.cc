@@ -101,11 +101,10 @@ Result<std::shared_ptr<const CpuKernel>> ConvKernel::create(const Node& node) {
 
   if (!quantized) {
     if (x->type.dtype != DataType::kF32 || y->type.dtype != DataType::kF32) return std::shared_ptr<const CpuKernel>();
-    bool stored_f16 = node.attr_string(kWeightPackingAttr) == kFp16Storage;
-    if (!packed && w->constant->dtype() != (stored_f16 ? DataType::kF16 : DataType::kF32)) return std::shared_ptr<const CpuKernel>();
+    if (!packed && w->constant->dtype() != stored_float_dtype(node, kWeightPackingAttr))
+      return std::shared_ptr<const CpuKernel>();
     k->has_bias_ = node.has_input(2);
-    bool f16_bias = node.attr_string(kBiasStorageAttr) == kFp16Storage;
-    if (k->has_bias_ && node.inputs[2]->type.dtype != (f16_bias ? DataType::kF16 : DataType::kF32))
+    if (k->has_bias_ && node.inputs[2]->type.dtype != stored_float_dtype(node, kBiasStorageAttr))
       return std::shared_ptr<const CpuKernel>();
     k->has_residual_ = fused && node.has_input(3);
     if (k->has_residual_) {

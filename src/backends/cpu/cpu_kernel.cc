@@ -61,6 +61,10 @@ Tensor widen_f16(const Tensor& half) {
 }
 }  // namespace
 
+DataType stored_float_dtype(const Node& node, const char* storage_attr) {
+  return node.attr_string(storage_attr) == kFp16Storage ? DataType::kF16 : DataType::kF32;
+}
+
 Tensor bias_as_stored(const Node& node, size_t input) {
   const Tensor& t = *node.inputs[input]->constant;
   return node.attr_string(kBiasStorageAttr) == kFp16Storage && t.dtype() == DataType::kF16 ? widen_f16(t) : t;
@@ -97,7 +101,6 @@ Result<KernelWeights> read_weights(const Node& node, size_t input, const dnnl::m
     if (!packed.ok()) return packed.status().with_context(fmt::format("{} weights '{}'", node.describe(), v->name));
     w.md = packed->md;
     w.data = packed->data;
-    w.packed = true;
     return w;
   }
   w.md = plain_md;

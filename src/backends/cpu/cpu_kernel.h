@@ -28,9 +28,12 @@ inline constexpr const char* kBiasStorageAttr = "bias_storage";
 struct KernelWeights {
   dnnl::memory::desc md;  ///< plain (e.g. oihw) or the packed layout
   const void* data = nullptr;
-  bool packed = false;
   Tensor keep;  ///< keeps the constant's storage (an engine mapping, or widened f16 weights) alive
 };
+
+/// The dtype a float weight or bias input holds: f16 when the node's `storage_attr` (kWeightPackingAttr or
+/// kBiasStorageAttr) says kFp16Storage, else f32.
+DataType stored_float_dtype(const Node& node, const char* storage_attr);
 
 /// A constant bias as the kernel reads it: widened to f32 when stored in f16, else the constant itself.
 Tensor bias_as_stored(const Node& node, size_t input);

@@ -70,13 +70,11 @@ Result<std::shared_ptr<const CpuKernel>> InnerProductKernel::create(const Node& 
 
   if (!quantized) {
     if (a->type.dtype != DataType::kF32 || node.outputs[0]->type.dtype != DataType::kF32) return none;
-    bool stored_f16 = node.attr_string(kWeightPackingAttr) == kFp16Storage;
-    if (!packed && b->constant->dtype() != (stored_f16 ? DataType::kF16 : DataType::kF32)) return none;
+    if (!packed && b->constant->dtype() != stored_float_dtype(node, kWeightPackingAttr)) return none;
     if (node.has_input(2)) {
       // The bias must be a vector over the output features ([M] or [1, M]).
       const Shape& s = node.inputs[2]->type.shape;
-      bool f16_bias = node.attr_string(kBiasStorageAttr) == kFp16Storage;
-      if (node.inputs[2]->type.dtype != (f16_bias ? DataType::kF16 : DataType::kF32) || !s.is_static()) return none;
+      if (node.inputs[2]->type.dtype != stored_float_dtype(node, kBiasStorageAttr) || !s.is_static()) return none;
       if (element_count(s.static_dims()) != k->out_features_ || s.static_dims().back() != k->out_features_) return none;
       k->bias_input_ = 2;
     }

@@ -37,8 +37,6 @@ std::optional<dnnl::memory::data_type> onednn_type(DataType dtype) {
   }
 }
 
-dnnl::memory::dims onednn_dims(const Dims& dims) { return dnnl::memory::dims(dims.begin(), dims.end()); }
-
 bool append_activation(dnnl::post_ops& ops, const std::string& activation, const std::vector<float>& params,
                        float bound_scale) {
   using alg = dnnl::algorithm;

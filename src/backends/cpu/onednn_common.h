@@ -23,7 +23,6 @@ void* thread_scratchpad(size_t bytes);
 
 /// oneDNN's element type for a kiln dtype (f32, f16, bf16, s8, u8, s32); nullopt when it has none.
 std::optional<dnnl::memory::data_type> onednn_type(DataType dtype);
-dnnl::memory::dims onednn_dims(const Dims& dims);
 
 /// Appends a kiln/ONNX activation ("", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "Elu",
 /// "HardSigmoid", "Softplus") as an eltwise post-op; false when oneDNN has no equivalent. `scale` divides

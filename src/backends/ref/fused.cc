@@ -10,20 +10,12 @@
 #include "backends/ref/kernel.h"
 #include "backends/ref/layout_util.h"
 #include "backends/ref/temp_op.h"
+#include "ir/fused_activation.h"
 #include "ir/op_def.h"
 
 namespace kiln::ref {
 
 namespace {
-
-// Float attributes of the activations that take parameters, in activation_params order.
-std::vector<std::string> activation_param_names(const std::string& op) {
-  if (op == "LeakyRelu" || op == "Elu" || op == "Celu" || op == "ThresholdedRelu") return {"alpha"};
-  if (op == "HardSigmoid") return {"alpha", "beta"};
-  if (op == "Selu") return {"alpha", "gamma"};
-  if (op == "Shrink") return {"bias", "lambd"};
-  return {};
-}
 
 // A scalar of `dtype` holding `v` (the params are stored as floats).
 Result<Tensor> scalar_of(DataType dtype, double v) {

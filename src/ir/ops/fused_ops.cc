@@ -15,6 +15,7 @@
 // Sub, Mul, Div, Pow, Max, Min; the scalar is params[2k] in the input's dtype.
 #include <fmt/format.h>
 
+#include "ir/fused_activation.h"
 #include "ir/op_def.h"
 #include "ir/ops/layout_util.h"
 
@@ -106,5 +107,13 @@ const std::vector<OpDef>& defs() {
 }  // namespace
 
 std::span<const OpDef> fused_op_defs() { return defs(); }
+
+std::vector<std::string> activation_param_names(const std::string& op) {
+  if (op == "LeakyRelu" || op == "Elu" || op == "Celu" || op == "ThresholdedRelu") return {"alpha"};
+  if (op == "HardSigmoid") return {"alpha", "beta"};
+  if (op == "Selu") return {"alpha", "gamma"};
+  if (op == "Shrink") return {"bias", "lambd"};
+  return {};
+}
 
 }  // namespace kiln
