@@ -7,6 +7,7 @@ Needs Debian's python3-torch and python3-torchvision (no network: weights are se
 BatchNorm running statistics are randomized too, so the graphs behave like trained ones numerically
 (non-trivial BN folding, varied activations)."""
 import argparse
+import inspect
 import os
 
 import torch
@@ -42,8 +43,11 @@ def main():
             randomize_batchnorm(model, gen)
         x = torch.randn(1, 3, 224, 224, generator=gen)
         path = os.path.join(args.out, f"{name}.onnx")
+        # PyTorch >= 2.9 defaults to the dynamo exporter; the TorchScript one gives the same graph on every
+        # version (Debian's 1.13 here, 2.11 on the GPU machine).
+        legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
         torch.onnx.export(model, x, path, opset_version=13, input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, **legacy)
         print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
 
 

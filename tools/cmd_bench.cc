@@ -1,4 +1,4 @@
-// `kiln bench ENGINE.kiln [--batch 1,16,32] [--duration 3] [--warmup 0.2] [--threads N] [--json FILE]
+// `kiln bench ENGINE.kiln [--batch 1,16,32] [--duration 3] [--warmup 0.2] [--threads N] [--json FILE] [--device D]
 //  [--profile] [--iterations-min 10]`: a trtexec-style benchmark. For each batch size it binds random inputs,
 // warms up, times individual run() calls and prints throughput and latency percentiles; --profile adds a
 // per-layer breakdown. Uses only the public API (kiln/kiln.h), like a deployed application would.
@@ -43,6 +43,7 @@ struct BenchArgs {
   std::string json;
   bool profile = false;
   int iterations_min = 10;
+  std::string device;  // empty: whatever the engine was built for; else it must match
 };
 
 struct Latency {
@@ -70,6 +71,10 @@ struct BatchResult {
   Latency latency;
   std::vector<LayerRow> layers;  // empty without --profile
   std::vector<OpTypeRow> op_types;
+  // GPU engines: median phase times of the timed runs (trtexec's H2D / GPU compute / D2H), and the
+  // throughput of the compute alone (what a pipeline that keeps data on the GPU gets).
+  bool gpu = false;
+  double h2d_ms = 0, compute_ms = 0, d2h_ms = 0, compute_throughput = 0;
 };
 
 struct RunInfo {
@@ -238,16 +243,26 @@ Latency summarize(std::vector<double> ms) {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Runs until `seconds` have passed and at least `min_runs` ran; returns each run's latency in ms.
-Result<std::vector<double>> timed_runs(ExecutionContext& context, double seconds, int64_t min_runs) {
-  std::vector<double> ms;
+// Each run's wall latency, and on a GPU its phases, in ms.
+struct RunTimes {
+  std::vector<double> wall, h2d, compute, d2h;
+};
+
+// Runs until `seconds` have passed and at least `min_runs` ran.
+Result<RunTimes> timed_runs(ExecutionContext& context, double seconds, int64_t min_runs) {
+  RunTimes t;
   Clock::time_point start = Clock::now();
-  while (static_cast<int64_t>(ms.size()) < min_runs || seconds_since(start) < seconds) {
+  while (static_cast<int64_t>(t.wall.size()) < min_runs || seconds_since(start) < seconds) {
     Clock::time_point t0 = Clock::now();
     KILN_RETURN_IF_ERROR(context.run());
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    t.wall.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (auto gpu = context.last_gpu_times()) {
+      t.h2d.push_back(gpu->h2d_ms);
+      t.compute.push_back(gpu->compute_ms);
+      t.d2h.push_back(gpu->d2h_ms);
+    }
   }
-  return ms;
+  return t;
 }
 
 // Median time per layer over a few profiled runs. Profiling adds a clock read per node, so it is kept apart
@@ -313,11 +328,18 @@ Result<BatchResult> bench_batch(const Engine& engine, const BenchArgs& args, int
   BatchResult result;
   result.batch = batch;
   Clock::time_point start = Clock::now();
-  KILN_ASSIGN_OR_RETURN(std::vector<double> ms, timed_runs(*context, args.duration_s, args.iterations_min));
+  KILN_ASSIGN_OR_RETURN(RunTimes times, timed_runs(*context, args.duration_s, args.iterations_min));
   result.seconds = seconds_since(start);
-  result.runs = static_cast<int64_t>(ms.size());
+  result.runs = static_cast<int64_t>(times.wall.size());
   result.throughput = static_cast<double>(batch * result.runs) / result.seconds;
-  result.latency = summarize(std::move(ms));
+  result.latency = summarize(std::move(times.wall));
+  if (!times.compute.empty()) {
+    result.gpu = true;
+    result.h2d_ms = summarize(std::move(times.h2d)).median;
+    result.compute_ms = summarize(std::move(times.compute)).median;
+    result.d2h_ms = summarize(std::move(times.d2h)).median;
+    result.compute_throughput = result.compute_ms > 0 ? 1e3 * static_cast<double>(batch) / result.compute_ms : 0;
+  }
   if (args.profile) KILN_RETURN_IF_ERROR(profile_layers(*context, result));
   return result;
 }
@@ -352,6 +374,12 @@ void print_results(const std::vector<BatchResult>& results) {
                              r.batch, r.runs, r.throughput, l.min, l.mean, l.median, l.p90, l.p95, l.p99, l.max);
   }
   std::cout << "(latencies in ms per run of the whole batch)\n";
+  if (results.empty() || !results.front().gpu) return;
+  std::cout << fmt::format("\nGPU phases (medians, CUDA events):\n{:>6} {:>10} {:>12} {:>10} | {:>18}\n", "batch",
+                           "H2D ms", "compute ms", "D2H ms", "compute samples/s");
+  for (const BatchResult& r : results)
+    std::cout << fmt::format("{:>6} {:>10.4f} {:>12.4f} {:>10.4f} | {:>18.1f}\n", r.batch, r.h2d_ms, r.compute_ms,
+                             r.d2h_ms, r.compute_throughput);
 }
 
 void print_profile(const BatchResult& r) {
@@ -392,6 +420,9 @@ nlohmann::ordered_json to_json(const RunInfo& info, const std::vector<BatchResul
                         {"latency_ms",
                          {{"min", l.min}, {"mean", l.mean}, {"median", l.median}, {"p90", l.p90}, {"p95", l.p95},
                           {"p99", l.p99}, {"max", l.max}}}};
+    if (r.gpu)
+      j["gpu"] = {{"h2d_ms", r.h2d_ms}, {"compute_ms", r.compute_ms}, {"d2h_ms", r.d2h_ms},
+                  {"compute_throughput", r.compute_throughput}};
     if (!r.layers.empty()) {
       j["profile_runs"] = kProfileRuns;
       for (const LayerRow& row : r.layers)
@@ -422,6 +453,9 @@ Status run_bench(const BenchArgs& args) {
     KILN_ASSIGN_OR_RETURN(batches, parse_batch_list(args.batch));
   }
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<const Engine> engine, Engine::load(args.engine));
+  if (!args.device.empty() && args.device != engine->backend())
+    return Status::invalid_argument(fmt::format("{} is a {} engine, not {} (build it with --device {})", args.engine,
+                                                engine->backend(), args.device, args.device));
   if (batches.empty()) batches = default_batches(*engine);
   for (int64_t b : batches) KILN_RETURN_IF_ERROR(check_batch(args.engine, *engine, b));
 
@@ -461,6 +495,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "CPU threads for the kernels (default: all cores)");
   cmd->add_flag("--profile", args->profile, "Also print a per-layer profile of each batch size");
+  cmd->add_option("--device", args->device, "cpu or cuda: refuse an engine built for the other (default: any)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--json", args->json, "Write the results as JSON");
   cmd->callback([args, &exit_code] {
     Status s = run_bench(*args);

@@ -1,5 +1,6 @@
-// `kiln build MODEL.onnx --precision fp32|fp16|int8 | --all [--output-dir DIR] [--batch MIN:OPT:MAX]
-//  [--dynamic-batch] [--min-shapes/--opt-shapes/--max-shapes NAME:AxBxC,...] [--workspace 1G] [--fp16-io]`
+// `kiln build MODEL.onnx --precision fp32|fp16|int8|tf32 | --all [--device cpu|cuda] [--output-dir DIR]
+//  [--batch MIN:OPT:MAX] [--dynamic-batch] [--min-shapes/--opt-shapes/--max-shapes NAME:AxBxC,...]
+//  [--workspace 1G] [--fp16-io] [--allow-cpu-fallback]`
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -21,6 +22,8 @@ struct BuildArgs {
   std::string model;
   std::string precision = "fp32";
   bool all = false;
+  std::string device = "cpu";
+  bool allow_cpu_fallback = false;
   std::string output_dir = ".";
   std::string batch;
   bool dynamic_batch = false;
@@ -74,6 +77,8 @@ Status run_build(const BuildArgs& args) {
   }
   base.dynamic_batch = args.dynamic_batch;
   base.fp16_io = args.fp16_io;
+  base.backend = args.device;
+  base.allow_cpu_fallback = args.allow_cpu_fallback;
   base.timing_cache = args.timing_cache;
   base.time_tactics = !args.no_tactic_timing;
   if (args.threads < 0) return Status::invalid_argument(fmt::format("--threads must be positive, got {}", args.threads));
@@ -92,12 +97,15 @@ Status run_build(const BuildArgs& args) {
                   (!args.int8.calib_cache.empty() && std::filesystem::exists(args.int8.calib_cache));
 
   std::vector<Precision> precisions;
+  bool gpu = args.device == "cuda";
   if (args.all) {
+    // INT8 on the GPU is not implemented yet; TF32 exists only there.
     precisions = {Precision::kFP32, Precision::kFP16};
-    if (can_int8) precisions.push_back(Precision::kINT8);
+    if (gpu) precisions.push_back(Precision::kTF32);
+    else if (can_int8) precisions.push_back(Precision::kINT8);
   } else {
     auto p = parse_precision(args.precision);
-    if (!p) return Status::invalid_argument(fmt::format("unknown precision '{}' (fp32, fp16, int8)", args.precision));
+    if (!p) return Status::invalid_argument(fmt::format("unknown precision '{}' (fp32, fp16, int8, tf32)", args.precision));
     precisions = {*p};
   }
   std::error_code ec;
@@ -116,7 +124,8 @@ Status run_build(const BuildArgs& args) {
     for (const std::string& line : report->log) std::cerr << "  [" << precision_name(p) << "] " << line << "\n";
     reports.push_back(*report);
   }
-  if (args.all && !can_int8) std::cout << "int8: skipped (give --calib-data or an existing --calib-cache)\n";
+  if (args.all && gpu) std::cout << "int8: skipped (INT8 GPU engines are not implemented yet)\n";
+  else if (args.all && !can_int8) std::cout << "int8: skipped (give --calib-data or an existing --calib-cache)\n";
 
   uint64_t fp32_bytes = 0;
   for (const auto& r : reports)
@@ -136,7 +145,12 @@ void add_build_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<BuildArgs>();
   CLI::App* cmd = app.add_subcommand("build", "Build engine(s) <model-stem>_<precision>.kiln from an ONNX model");
   cmd->add_option("model", args->model, "ONNX model (.onnx)")->required();
-  auto* precision = cmd->add_option("-p,--precision", args->precision, "fp32, fp16 or int8")->capture_default_str();
+  auto* precision = cmd->add_option("-p,--precision", args->precision, "fp32, fp16, int8, or tf32 (cuda)")->capture_default_str();
+  cmd->add_option("--device", args->device, "Backend: cpu, or cuda (needs a GPU: tactics are timed on it)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  cmd->add_flag("--allow-cpu-fallback", args->allow_cpu_fallback,
+                "cuda: run nodes without a CUDA kernel on the CPU (copies per node, no CUDA graph)");
   cmd->add_flag("--all", args->all, "Build every precision this build can make")->excludes(precision);
   cmd->add_option("-o,--output-dir", args->output_dir, "Folder for the engines")->capture_default_str();
   cmd->add_option("--batch", args->batch, "Batch range MIN:OPT:MAX (default 1:16:32 when the batch is dynamic)");
@@ -147,9 +161,10 @@ void add_build_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--workspace", args->workspace, "Scratch memory kernels may use (e.g. 512M, 1G)")->capture_default_str();
   cmd->add_flag("--fp16-io", args->fp16_io, "FP16 engines take and return FP16 tensors");
   cmd->add_option("--timing-cache", args->timing_cache,
-                  "Tactic timings to reuse and update (JSON; keyed by CPU, oneDNN version and threads)");
+                  "Tactic timings to reuse and update (JSON; keyed by CPU, oneDNN version and threads, or by GPU, "
+                  "driver, CUDA, cuDNN and cuBLASLt versions)");
   cmd->add_flag("--no-tactic-timing", args->no_tactic_timing,
-                "Take oneDNN's first implementation instead of timing each at the opt shape");
+                "Take the library's first choice (oneDNN, cuDNN heuristics) instead of timing each at the opt shape");
   cmd->add_option("--threads", args->threads, "CPU threads for calibration and tactic timing (default: all cores)");
   auto& q = args->int8;
   cmd->add_option("--calib-data", q.calib_data, "INT8: folder of images or .npy files, a .npy file, or an IDX file");

@@ -38,9 +38,11 @@ namespace kiln {
 
 /// The precision an engine computes in. FP16 stores weights and activations in half precision (graph
 /// inputs and outputs stay FP32 unless BuildOptions::fp16_io); INT8 needs calibration (see the INT8 docs).
-enum class Precision { kFP32, kFP16, kINT8 };
+/// TF32 (GPU only): FP32 tensors, matrix products on TF32 tensor cores (10-bit mantissa inputs, FP32
+/// accumulation); FP32 on the GPU is strict IEEE FP32 arithmetic.
+enum class Precision { kFP32, kFP16, kINT8, kTF32 };
 
-/// "fp32", "fp16", "int8".
+/// "fp32", "fp16", "int8", "tf32".
 std::string_view precision_name(Precision p);
 /// Parses "fp32"/"fp16"/"int8" (case-insensitive).
 std::optional<Precision> parse_precision(std::string_view name);
@@ -73,8 +75,12 @@ struct BuildOptions {
   uint64_t workspace_bytes = uint64_t{1} << 30;
   /// FP16 engines only: take and return FP16 tensors instead of FP32.
   bool fp16_io = false;
-  /// Backend to build for: "cpu" (the only one in this version).
+  /// Backend to build for: "cpu" or "cuda" (needs a GPU at build time: tactics are timed on it; the
+  /// engine then runs on GPUs of the same compute-capability major version).
   std::string backend = "cpu";
+  /// CUDA only: run nodes that have no CUDA kernel on the CPU (with a copy to the host and back per node,
+  /// and no CUDA-graph replay). Off: such nodes make the build fail, listing all of them.
+  bool allow_cpu_fallback = false;
   /// Tactic timings from earlier builds, keyed by CPU model and library versions: read when it exists,
   /// updated after the build (TensorRT's timing cache). Empty: time every candidate.
   std::string timing_cache;
@@ -166,6 +172,13 @@ struct LayerTime {
   double seconds = 0;
 };
 
+/// How long the phases of a GPU run took (trtexec's H2D / GPU compute / D2H split), from CUDA events.
+struct GpuPhaseTimes {
+  double h2d_ms = 0;      ///< inputs: host → device
+  double compute_ms = 0;  ///< the network (a CUDA-graph replay)
+  double d2h_ms = 0;      ///< outputs: device → host
+};
+
 /// A loaded engine: immutable, shareable between threads. Contexts keep their engine alive.
 class Engine : public std::enable_shared_from_this<Engine> {
  public:
@@ -176,7 +189,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   const std::vector<TensorInfo>& inputs() const;
   const std::vector<TensorInfo>& outputs() const;
   Precision precision() const;
-  /// The backend the engine was built for ("cpu").
+  /// The backend the engine was built for ("cpu" or "cuda").
   const std::string& backend() const;
   /// Bytes of the arena each context allocates (planned for the profile's largest shapes).
   uint64_t arena_bytes() const;
@@ -207,6 +220,8 @@ class ExecutionContext {
   void enable_profiling(bool on);
   /// Per-node times of the last profiled run, in execution order.
   const std::vector<LayerTime>& last_profile() const;
+  /// GPU engines: the phases of the last run; nullopt for CPU engines.
+  std::optional<GpuPhaseTimes> last_gpu_times() const;
 
   ~ExecutionContext();
 

@@ -9,6 +9,9 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_kernel.h"
 #include "backends/ref/kernel.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/cuda_backend.h"
+#endif
 #include "builder/profile.h"
 #include "core/file_util.h"
 #include "engine/engine_file.h"
@@ -19,6 +22,7 @@
 #include "passes/pass_manager.h"
 #include "builder/calibrate.h"
 #include "builder/cpu_tactics.h"
+#include "builder/cuda_tactics.h"
 #include "builder/fp16_weight_storage.h"
 #include "passes/precision/convert_to_fp16.h"
 #include "passes/precision/fold_qdq.h"
@@ -137,6 +141,95 @@ Status export_qdq_model(const std::string& bytes, const std::string& base_dir, c
   return {};
 }
 
+// The backend and precision must fit together, and a CUDA build needs a GPU (tactics are timed on it).
+Status check_backend_options(const BuildOptions& options) {
+  if (options.backend != "cpu" && options.backend != "cuda")
+    return Status::invalid_argument(fmt::format("unknown backend '{}' (expected cpu or cuda)", options.backend));
+  if (options.backend == "cpu") {
+    if (options.precision == Precision::kTF32)
+      return Status::invalid_argument("precision tf32 is for GPU engines (--device cuda); the CPU has no TF32 arithmetic");
+    if (options.allow_cpu_fallback)
+      return Status::invalid_argument("--allow-cpu-fallback is for GPU engines (--device cuda)");
+    return {};
+  }
+#ifdef KILN_HAVE_CUDA
+  if (options.precision == Precision::kINT8)
+    return Status::unsupported("INT8 engines for the cuda backend are not implemented yet (build INT8 for the cpu "
+                               "backend, or fp16 / tf32 / fp32 for cuda)");
+  Status gpu = cuda::cuda_device_available();
+  if (!gpu.ok())
+    return Status::unsupported(fmt::format("building a cuda engine needs a GPU, because tactics are timed on it: {}",
+                                           gpu.message()));
+  return {};
+#else
+  return Status::unsupported("this kiln was built without the CUDA backend (build it where the CUDA toolkit and cuDNN "
+                             "are installed); available backend: cpu");
+#endif
+}
+
+// CPU kernel choice: oneDNN where the CPU backend supports the node (weights packed into its layout now, so
+// loading is a memory map), the reference kernels elsewhere.
+Status choose_cpu_kernels(Graph& graph, const std::map<std::string, Dims>& opt_input_dims,
+                          const std::map<std::string, Dims>& opt_value_dims, bool fp16_storage_only,
+                          const BuildOptions& options, nlohmann::json& kernels, std::vector<std::string>& log) {
+  if (fp16_storage_only) {
+    Fp16Report fp16;
+    KILN_RETURN_IF_ERROR(store_cpu_weights_fp16(graph, &fp16));
+    log_fp16(fp16, log);
+  }
+  if (options.time_tactics) {
+    TacticReport tactics;
+    KILN_RETURN_IF_ERROR(choose_cpu_tactics(graph, opt_value_dims, options.timing_cache, &tactics));
+    log.push_back(tactics.to_string());
+  }
+  cpu::PackReport packed;
+  KILN_RETURN_IF_ERROR(cpu::pack_cpu_weights(graph, opt_input_dims, &packed));
+  size_t fast_count = 0;
+  for (const auto& node : graph.nodes()) {
+    const Node& n = *node;
+    KILN_ASSIGN_OR_RETURN(auto fast, cpu::create_cpu_kernel(n));
+    if (fast) {
+      auto it = opt_input_dims.find(n.name);
+      if (it != opt_input_dims.end()) {
+        KILN_ASSIGN_OR_RETURN(std::string impl, fast->implementation_at(it->second));
+        kernels[n.name] = "onednn:" + impl;
+      } else {
+        kernels[n.name] = "onednn";
+      }
+      ++fast_count;
+      continue;
+    }
+    if (!ref::find_kernel(n.domain, n.op_type)) return Status::unsupported(fmt::format("no kernel for {}", n.describe()));
+    kernels[n.name] = "ref";
+  }
+  log.push_back(fmt::format("kernels: {} nodes on oneDNN ({} weight tensors packed, {} -> {} bytes; {} kept "
+                            "plain, packed at load), {} on the reference kernels; workspace limit {} bytes",
+                            fast_count, packed.nodes_packed, packed.bytes_before, packed.bytes_after,
+                            packed.nodes_left_plain, graph.nodes().size() - fast_count, options.workspace_bytes));
+  return {};
+}
+
+// GPU kernel choice (cuda_tactics.h); returns the backend's metadata (device, compute capability, versions).
+Result<nlohmann::json> choose_gpu_kernels(Graph& graph, const std::map<std::string, Dims>& opt_value_dims,
+                                          const BuildOptions& options, nlohmann::json& kernels,
+                                          std::vector<std::string>& log) {
+#ifdef KILN_HAVE_CUDA
+  std::map<std::string, Dims> opt_dims = opt_value_dims;
+  CudaTacticOptions tactic_options;
+  tactic_options.timing_cache = options.timing_cache;
+  tactic_options.time_tactics = options.time_tactics;
+  tactic_options.allow_tf32 = options.precision == Precision::kTF32;
+  tactic_options.allow_cpu_fallback = options.allow_cpu_fallback;
+  tactic_options.workspace_limit = options.workspace_bytes;
+  CudaTacticReport tactics;
+  KILN_RETURN_IF_ERROR(choose_cuda_tactics(graph, opt_dims, tactic_options, &kernels, &tactics));
+  log.push_back(tactics.to_string());
+  return cuda_backend_metadata();
+#else
+  return Status::unsupported("this kiln was built without the CUDA backend");
+#endif
+}
+
 }  // namespace
 
 Result<BuildReport> build_engine(const std::string& model_path, const std::string& engine_path,
@@ -145,8 +238,8 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   BuildReport report;
   report.engine_path = engine_path;
   report.precision = options.precision;
-  if (options.backend != "cpu")
-    return Status::unsupported(fmt::format("backend '{}' is not available in this build (available: cpu)", options.backend));
+  KILN_RETURN_IF_ERROR(check_backend_options(options));
+  const bool cuda = options.backend == "cuda";
   std::error_code ec;
   if (std::filesystem::exists(engine_path, ec) &&
       std::filesystem::equivalent(engine_path, model_path, ec))
@@ -174,8 +267,10 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   // FP16 on the CPU stores weights in f16 and computes in f32 (see fp16_weight_storage.h); with --fp16-io
   // the whole graph is retyped to f16 instead (f16 tensors in and out; those nodes run on the reference
   // kernels).
-  bool fp16_storage_only = options.precision == Precision::kFP16 && !options.fp16_io;
-  if (options.precision == Precision::kFP16 && options.fp16_io) {
+  // On the GPU FP16 is the whole graph in f16 (tensor cores), with casts at the graph's FP32 inputs and
+  // outputs unless --fp16-io.
+  bool fp16_storage_only = options.precision == Precision::kFP16 && !options.fp16_io && !cuda;
+  if (options.precision == Precision::kFP16 && (options.fp16_io || cuda)) {
     Fp16Report fp16;
     KILN_RETURN_IF_ERROR(convert_to_fp16(graph, options.fp16_io, &fp16).with_context(model_path));
     log_fp16(fp16, report.log);
@@ -235,51 +330,20 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   std::unordered_map<const Value*, const Value*> in_place;
   for (const auto& n : graph.nodes()) {
     size_t z = n->op_type == "FusedConv" ? 3 : n->op_type == "QConv" ? 9 : 0;
-    if (n->domain != "kiln" || !z || !n->has_input(z)) continue;
+    if (cuda || n->domain != "kiln" || !z || !n->has_input(z)) continue;
     KILN_ASSIGN_OR_RETURN(auto kernel, cpu::create_cpu_kernel(*n));
     if (kernel) in_place[n->outputs[0]] = n->inputs[z];
   }
   MemoryPlan plan = plan_memory(graph, max_bytes, in_place);
 
-  // Kernel choice: oneDNN where the CPU backend supports the node (weights packed into its layout now, so
-  // loading is a memory map), the reference kernels elsewhere.
-  if (fp16_storage_only) {
-    Fp16Report fp16;
-    KILN_RETURN_IF_ERROR(store_cpu_weights_fp16(graph, &fp16).with_context(model_path));
-    log_fp16(fp16, report.log);
-  }
-  if (options.time_tactics) {
-    TacticReport tactics;
-    KILN_RETURN_IF_ERROR(choose_cpu_tactics(graph, opt_value_dims, options.timing_cache, &tactics).with_context(model_path));
-    report.log.push_back(tactics.to_string());
-  }
-  cpu::PackReport packed;
-  KILN_RETURN_IF_ERROR(cpu::pack_cpu_weights(graph, opt_input_dims, &packed).with_context(model_path));
   nlohmann::json kernels = nlohmann::json::object();
-  size_t fast_count = 0;
-  for (const auto& node : graph.nodes()) {
-    const Node& n = *node;
-    KILN_ASSIGN_OR_RETURN(auto fast, cpu::create_cpu_kernel(n));
-    if (fast) {
-      auto it = opt_input_dims.find(n.name);
-      if (it != opt_input_dims.end()) {
-        KILN_ASSIGN_OR_RETURN(std::string impl, fast->implementation_at(it->second));
-        kernels[n.name] = "onednn:" + impl;
-      } else {
-        kernels[n.name] = "onednn";
-      }
-      ++fast_count;
-      continue;
-    }
-    if (!ref::find_kernel(n.domain, n.op_type))
-      return Status::unsupported(fmt::format("{}: no kernel for {}", model_path, n.describe()));
-    kernels[n.name] = "ref";
+  nlohmann::json backend_meta = {{"name", "cpu"}};
+  if (cuda) {
+    KILN_ASSIGN_OR_RETURN(backend_meta, choose_gpu_kernels(graph, opt_value_dims, options, kernels, report.log));
+  } else {
+    KILN_RETURN_IF_ERROR(choose_cpu_kernels(graph, opt_input_dims, opt_value_dims, fp16_storage_only, options, kernels,
+                                            report.log).with_context(model_path));
   }
-  report.log.push_back(fmt::format("kernels: {} nodes on oneDNN ({} weight tensors packed, {} -> {} bytes; {} kept "
-                                   "plain, packed at load), {} on the reference kernels; workspace limit {} bytes",
-                                   fast_count, packed.nodes_packed, packed.bytes_before, packed.bytes_after,
-                                   packed.nodes_left_plain,
-                                   graph.nodes().size() - fast_count, options.workspace_bytes));
 
   nlohmann::json values = nlohmann::json::object();
   for (const auto& [name, slot] : plan.slots) values[name] = {{"offset", slot.offset}, {"size", slot.bytes}};
@@ -290,13 +354,14 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
 
   nlohmann::json meta = {
       {"source_model", {{"path", std::filesystem::path(model_path).filename().string()}, {"xxh3_128", source_model_hash(bytes)}}},
-      {"backend", {{"name", "cpu"}}},
+      {"backend", backend_meta},
       {"precision", std::string(precision_name(options.precision))},
       {"profiles", profile_json(profile)},
       {"io", {{"inputs", io_json(graph.inputs)}, {"outputs", io_json(graph.outputs)}}},
       {"kernels", kernels},
       {"memory_plan", {{"arena_bytes", plan.arena_bytes}, {"values", values}}},
-      {"build", {{"workspace_bytes", options.workspace_bytes}, {"fp16_io", options.fp16_io}}},
+      {"build", {{"workspace_bytes", options.workspace_bytes}, {"fp16_io", options.fp16_io},
+                 {"allow_cpu_fallback", options.allow_cpu_fallback}}},
   };
   if (!int8_meta.is_null()) meta["int8"] = int8_meta;
   KILN_RETURN_IF_ERROR(write_engine(engine_path, graph, meta));

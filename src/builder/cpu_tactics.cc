@@ -11,7 +11,7 @@
 
 #include "backends/cpu/cpu_kernel.h"
 #include "core/cpu_info.h"
-#include "core/file_util.h"
+#include "builder/timing_cache.h"
 
 namespace kiln {
 
@@ -22,33 +22,6 @@ std::string machine_key() {
   const dnnl_version_t* v = dnnl_version();
   return fmt::format("{} | oneDNN {}.{}.{} | isa {} | {} threads", cpu_model_name(), v->major, v->minor, v->patch,
                      static_cast<int>(dnnl::get_effective_cpu_isa()), omp_get_max_threads());
-}
-
-std::string attribute_text(const Attribute& a) {
-  switch (a.type) {
-    case AttrType::kInt: return std::to_string(a.i);
-    case AttrType::kFloat: return fmt::format("{}", a.f);
-    case AttrType::kString: return a.s;
-    case AttrType::kInts: return fmt::format("[{}]", fmt::join(a.ints, ","));
-    case AttrType::kFloats: return fmt::format("[{}]", fmt::join(a.floats, ","));
-    case AttrType::kStrings: return fmt::format("[{}]", fmt::join(a.strings, ","));
-    default: return "?";
-  }
-}
-
-// What determines a node's timings: op, attributes, and the dtypes and opt dims of its inputs.
-std::string signature(const Node& node, const std::map<std::string, Dims>& opt_dims) {
-  std::string s = node.domain + "." + node.op_type + "(";
-  for (const Value* v : node.inputs) {
-    if (!v) { s += "_,"; continue; }
-    auto it = opt_dims.find(v->name);
-    Dims d = v->is_constant() ? v->constant->dims() : it != opt_dims.end() ? it->second : Dims{};
-    s += fmt::format("{}{},", dtype_name(v->is_constant() ? v->constant->dtype() : v->type.dtype), dims_to_string(d));
-  }
-  s += ")";
-  for (const auto& [name, a] : node.attrs)
-    if (name != cpu::kTacticAttr) s += " " + name + "=" + attribute_text(a);
-  return s;
 }
 
 Tensor random_tensor(DataType dtype, const Dims& dims, std::mt19937& rng) {
@@ -97,17 +70,7 @@ Status choose_cpu_tactics(Graph& graph, const std::map<std::string, Dims>& opt_d
   auto start = std::chrono::steady_clock::now();
   TacticReport local;
   TacticReport& r = report ? *report : local;
-  nlohmann::json cache = nlohmann::json::object();
-  std::error_code ec;
-  if (!timing_cache.empty() && std::filesystem::exists(timing_cache, ec)) {
-    KILN_ASSIGN_OR_RETURN(std::string text, read_file(timing_cache, "timing cache"));
-    cache = nlohmann::json::parse(text, nullptr, false);
-    if (cache.is_discarded() || !cache.is_object() || cache.value("format", "") != "kiln-timing-cache-1")
-      return Status::invalid_argument(fmt::format("timing cache {} is not a kiln timing cache (expected JSON with "
-                                                  "\"format\": \"kiln-timing-cache-1\"); give another path",
-                                                  timing_cache));
-  }
-  cache["format"] = "kiln-timing-cache-1";
+  KILN_ASSIGN_OR_RETURN(nlohmann::json cache, read_timing_cache(timing_cache));
   nlohmann::json& entries = cache["machines"][machine_key()];
   std::mt19937 rng(1);
   for (const auto& node : graph.nodes()) {
@@ -118,7 +81,7 @@ Status choose_cpu_tactics(Graph& graph, const std::map<std::string, Dims>& opt_d
     KILN_ASSIGN_OR_RETURN(std::vector<std::string> offered, kernel->candidate_tactics(x->second));
     if (offered.size() < 2) continue;
     ++r.nodes_with_choice;
-    std::string sig = signature(*node, opt_dims);
+    std::string sig = node_signature(*node, opt_dims, cpu::kTacticAttr);
     nlohmann::json& times = entries[sig];
     std::vector<Tensor> storage;
     std::vector<const Tensor*> inputs;
@@ -151,7 +114,7 @@ Status choose_cpu_tactics(Graph& graph, const std::map<std::string, Dims>& opt_d
     if (best != offered.front()) ++r.changed;
     node->attrs[cpu::kTacticAttr] = Attribute::of_string(best);
   }
-  if (!timing_cache.empty()) KILN_RETURN_IF_ERROR(write_file_atomic(timing_cache, cache.dump(1)));
+  KILN_RETURN_IF_ERROR(write_timing_cache(timing_cache, cache));
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return {};
 }

@@ -12,6 +12,10 @@
 #include "kiln/kiln.h"
 #include "runtime/graph_runner.h"
 #include "runtime/memory_plan.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cuda_engine.h"
+#endif
 
 namespace kiln {
 
@@ -20,6 +24,7 @@ std::string_view precision_name(Precision p) {
     case Precision::kFP32: return "fp32";
     case Precision::kFP16: return "fp16";
     case Precision::kINT8: return "int8";
+    case Precision::kTF32: return "tf32";
   }
   return "?";
 }
@@ -30,6 +35,7 @@ std::optional<Precision> parse_precision(std::string_view name) {
   if (lower == "fp32") return Precision::kFP32;
   if (lower == "fp16") return Precision::kFP16;
   if (lower == "int8") return Precision::kINT8;
+  if (lower == "tf32") return Precision::kTF32;
   return std::nullopt;
 }
 
@@ -40,7 +46,11 @@ int64_t TensorView::size() const {
 }
 
 /// The backends this runtime can execute.
+#ifdef KILN_HAVE_CUDA
+static const std::vector<std::string> kRuntimeBackends = {"cpu", "cuda"};
+#else
 static const std::vector<std::string> kRuntimeBackends = {"cpu"};
+#endif
 
 struct Engine::Impl {
   LoadedEngineFile file;
@@ -49,7 +59,10 @@ struct Engine::Impl {
   std::string backend;
   MemoryPlan plan;
   std::unordered_map<const Value*, MemorySlot> slots;
-  std::optional<GraphRunner> runner;
+  std::optional<GraphRunner> runner;  // cpu
+#ifdef KILN_HAVE_CUDA
+  std::shared_ptr<cuda::CudaEngine> cuda;  // cuda
+#endif
 };
 
 struct ExecutionContext::Impl {
@@ -61,6 +74,9 @@ struct ExecutionContext::Impl {
   std::vector<Tensor> outputs;
   bool profiling = false;
   std::vector<LayerTime> profile;
+#ifdef KILN_HAVE_CUDA
+  std::unique_ptr<cuda::CudaContext> cuda;
+#endif
 };
 
 namespace {
@@ -99,6 +115,34 @@ std::string range_text(const DimRange& r) {
 
 }  // namespace
 
+#ifdef KILN_HAVE_CUDA
+// A CUDA engine: refuses a GPU of another architecture family, then creates the kernels (weights uploaded).
+Result<std::shared_ptr<cuda::CudaEngine>> load_cuda_engine(LoadedEngineFile& file, Precision precision,
+                                                           const std::vector<TensorInfo>& inputs,
+                                                           const MemoryPlan& plan) {
+  const nlohmann::json& meta = file.metadata;
+  KILN_ASSIGN_OR_RETURN(cuda::DeviceInfo device, cuda::current_device_info());
+  std::string built_for = meta["backend"].value("compute_capability", "");
+  std::string here = fmt::format("{}.{}", device.major, device.minor);
+  if (built_for.empty() || built_for.substr(0, built_for.find('.')) != std::to_string(device.major))
+    return Status::unsupported(fmt::format(
+        "the engine was built for compute capability {} ({}), this GPU is {} ({}): rebuild it on this GPU",
+        built_for.empty() ? "?" : built_for, meta["backend"].value("device", "?"), here, device.name));
+  cuda::CudaEngineOptions options;
+  const nlohmann::json build = meta.value("build", nlohmann::json::object());
+  options.allow_tf32 = precision == Precision::kTF32;
+  options.workspace_limit = build.value("workspace_bytes", uint64_t{1} << 30);
+  options.allow_cpu_fallback = build.value("allow_cpu_fallback", false);
+  std::map<std::string, Dims> max_dims;
+  for (const TensorInfo& in : inputs) {
+    Dims d;
+    for (const DimRange& r : in.dims) d.push_back(r.max);
+    max_dims[in.name] = d;
+  }
+  return cuda::CudaEngine::create(file.graph, plan, std::move(max_dims), options);
+}
+#endif
+
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 const std::vector<TensorInfo>& Engine::inputs() const { return impl_->inputs; }
@@ -134,6 +178,17 @@ Result<std::shared_ptr<const Engine>> Engine::load(const std::string& path) {
   }
   for (const auto& [name, slot] : impl->plan.slots)
     if (const Value* v = impl->file.graph.find_value(name)) impl->slots[v] = slot;
+  if (impl->backend == "cuda") {
+#ifdef KILN_HAVE_CUDA
+    auto cuda_engine = load_cuda_engine(impl->file, impl->precision, impl->inputs, impl->plan);
+    if (!cuda_engine.ok()) return cuda_engine.status().with_context(path);
+    impl->cuda = std::move(*cuda_engine);
+    return std::shared_ptr<const Engine>(new Engine(std::move(impl)));
+#else
+    return Status::unsupported(fmt::format("{}: a CUDA engine, and this kiln was built without the CUDA backend "
+                                           "(build it where the CUDA toolkit and cuDNN are installed)", path));
+#endif
+  }
   auto kernels = cpu::create_cpu_kernels(impl->file.graph);
   if (!kernels.ok()) return kernels.status().with_context(path);
   auto runner = GraphRunner::create(impl->file.graph, std::move(*kernels));
@@ -146,6 +201,12 @@ Result<std::unique_ptr<ExecutionContext>> Engine::create_context() const {
   auto impl = std::make_unique<ExecutionContext::Impl>();
   impl->engine = impl_.get();
   impl->keep_engine = shared_from_this();
+#ifdef KILN_HAVE_CUDA
+  if (impl_->cuda) {
+    KILN_ASSIGN_OR_RETURN(impl->cuda, impl_->cuda->create_context());
+    return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(impl)));
+  }
+#endif
   // Over-allocate so the arena base can be aligned; slots are aligned relative to it.
   impl->arena_storage.resize(impl_->plan.arena_bytes + kArenaAlignment);
   auto base = reinterpret_cast<uintptr_t>(impl->arena_storage.data());
@@ -198,6 +259,22 @@ Status ExecutionContext::run() {
     // Kernels never write their inputs, and views of inputs are copied into the arena (see `place`).
     feeds[info.name] = Tensor::wrap(info.dtype, it->second.dims, const_cast<void*>(it->second.data), nullptr);
   }
+#ifdef KILN_HAVE_CUDA
+  if (impl_->cuda) {
+    cuda::CudaContext& ctx = *impl_->cuda;
+    ctx.enable_profiling(impl_->profiling);
+    KILN_RETURN_IF_ERROR(ctx.run(feeds));
+    impl_->outputs.assign(ctx.num_outputs(), Tensor());
+    for (size_t i = 0; i < ctx.num_outputs(); ++i) impl_->outputs[i] = ctx.output(i);
+    if (impl_->profiling) {
+      impl_->profile.clear();
+      const auto& nodes = engine.file.graph.nodes();
+      for (size_t i = 0; i < ctx.node_ms().size() && i < nodes.size(); ++i)
+        impl_->profile.push_back({nodes[i]->name, nodes[i]->op_type, engine.cuda->tactic(i), ctx.node_ms()[i] / 1e3});
+    }
+    return {};
+  }
+#endif
   std::byte* arena = impl_->arena;
   auto slot_tensor = [&](const Value& v, DataType dtype, const Dims& dims, bool zero_fill) -> std::optional<Tensor> {
     auto it = engine.slots.find(&v);
@@ -231,6 +308,16 @@ Status ExecutionContext::run() {
   }
   KILN_ASSIGN_OR_RETURN(impl_->outputs, engine.runner->run(feeds, options));
   return {};
+}
+
+std::optional<GpuPhaseTimes> ExecutionContext::last_gpu_times() const {
+#ifdef KILN_HAVE_CUDA
+  if (impl_->cuda) {
+    const cuda::PhaseTimes& t = impl_->cuda->last_times();
+    return GpuPhaseTimes{t.h2d_ms, t.compute_ms, t.d2h_ms};
+  }
+#endif
+  return std::nullopt;
 }
 
 void ExecutionContext::enable_profiling(bool on) { impl_->profiling = on; }

@@ -1,0 +1,49 @@
+#!/bin/bash
+# Runs on the lent GPU machine, from the repo root, after scripts/device/stage.sh ran here:
+#   scripts/device/run_cuda.sh tests   # the CUDA tests (ctest -L cuda's binary) on the GPU
+#   scripts/device/run_cuda.sh bench   # ResNet-50 / MobileNetV2: GPU engines built, benchmarked beside PyTorch
+#   scripts/device/run_cuda.sh all     # both
+# Results go to $OUT (the device tool's folder that comes back): cuda_tests.log, cuda_tests.json and
+# bench.tar.gz (per-engine build logs, kiln bench JSON, torch_baseline.json, the machine's description).
+set -uo pipefail
+MODE=${1:-all}
+OUT=${OUT:-/tmp/kiln-out}
+mkdir -p "$OUT"
+ROOT=$(pwd)
+K=/tmp/kiln-stage
+rm -rf "$K" && mkdir -p "$K" && tar -C "$K" -xJf "$ROOT/.stage/kiln-stage.tar.xz" || exit 1
+export LD_LIBRARY_PATH="$K/pkg/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+export KILN_SHARED_DIR="$K/pkg"  # the models the tests read: $KILN_SHARED_DIR/models/...
+KILN="$K/pkg/bin/kiln"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$OUT/machine.txt"
+
+if [ "$MODE" = tests ] || [ "$MODE" = all ]; then
+  "$K/pkg/bin/cuda_tests" --gtest_output=json:"$OUT/cuda_tests.json" ${GTEST_FILTER:+--gtest_filter=$GTEST_FILTER} \
+    > "$OUT/cuda_tests.log" 2>&1
+  echo "cuda_tests exit $?"
+  grep -E "^\[  (FAILED|PASSED|SKIPPED) |tests ran|FAILED TEST" "$OUT/cuda_tests.log" | tail -40
+fi
+
+if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
+  B=/tmp/kiln-bench
+  rm -rf "$B" && mkdir -p "$B/models" "$B/engines" "$B/results"
+  cp "$OUT/machine.txt" "$B/results/"
+  python3 "$ROOT/bench/export_models.py" --out "$B/models" ${BENCH_MODELS:-resnet50 mobilenet_v2} > "$B/results/export.log" 2>&1
+  for m in ${BENCH_MODELS:-resnet50 mobilenet_v2}; do
+    for p in ${BENCH_PRECISIONS:-fp16 tf32 fp32}; do
+      /usr/bin/time -f "%e s wall" "$KILN" build "$B/models/$m.onnx" --device cuda --precision "$p" --batch 1:32:128 \
+        -o "$B/engines" --timing-cache "$B/results/timing_cache.json" > "$B/results/build_${m}_$p.log" 2>&1
+      echo "build $m $p: $(tail -1 "$B/results/build_${m}_$p.log")"
+      "$KILN" bench "$B/engines/${m}_$p.kiln" --device cuda --batch ${BENCH_BATCHES:-1,16,32,128} \
+        --duration "${BENCH_SECONDS:-2}" ${BENCH_PROFILE:+--profile} --json "$B/results/bench_${m}_$p.json" > "$B/results/bench_${m}_$p.log" 2>&1
+      grep -A6 "GPU phases" "$B/results/bench_${m}_$p.log" || tail -5 "$B/results/bench_${m}_$p.log"
+      tar -C "$B" -czf "$OUT/bench.tar.gz" results  # after every engine: a run cut short still returns its part
+    done
+  done
+  if [ -z "${SKIP_TORCH:-}" ]; then
+    (cd "$B/results" && OUT="$B/results" PYTHONUNBUFFERED=1 timeout 300 python3 "$K/pkg/torch_gpu_baseline.py" \
+      > torch_baseline.log 2>&1)
+    tail -32 "$B/results/torch_baseline.log"
+  fi
+  tar -C "$B" -czf "$OUT/bench.tar.gz" results
+fi

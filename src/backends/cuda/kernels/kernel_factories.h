@@ -1,0 +1,32 @@
+// Factories of the CUDA kernels, one per op family; the table in cuda_backend.cc maps op types to them.
+// Each returns null when it does not run the node's dtype or attribute combination.
+#pragma once
+
+#include <memory>
+
+#include "backends/cuda/cuda_kernel.h"
+
+namespace kiln::cuda {
+
+using KernelResult = Result<std::unique_ptr<CudaKernel>>;
+
+// Convolutions on cuDNN's graph API (cudnn_conv.cc): Conv, kiln.FusedConv.
+KernelResult make_conv_kernel(const Node& node, const KernelOptions& options);
+// Matrix products on cuBLASLt (cublaslt_gemm.cc): Gemm, kiln.FusedGemm, MatMul / kiln.FusedMatMul with a
+// constant B.
+KernelResult make_gemm_kernel(const Node& node, const KernelOptions& options);
+
+// kiln's own kernels (kernels/*.cu):
+KernelResult make_transpose_kernel(const Node& node, const KernelOptions& options);  // Transpose
+KernelResult make_pool_kernel(const Node& node, const KernelOptions& options);  // kiln.Pool, MaxPool, AveragePool, Global*Pool
+KernelResult make_unary_kernel(const Node& node, const KernelOptions& options);  // Relu, Sigmoid, Clip, ...
+KernelResult make_chain_kernel(const Node& node, const KernelOptions& options);  // kiln.ElementwiseChain
+KernelResult make_binary_kernel(const Node& node, const KernelOptions& options);  // Add, Sub, Mul, Div, ...
+KernelResult make_cast_kernel(const Node& node, const KernelOptions& options);  // Cast
+KernelResult make_softmax_kernel(const Node& node, const KernelOptions& options);  // Softmax
+KernelResult make_copy_kernel(const Node& node, const KernelOptions& options);  // Flatten, Reshape, Squeeze, Unsqueeze, Identity
+KernelResult make_concat_kernel(const Node& node, const KernelOptions& options);  // Concat
+KernelResult make_slice_kernel(const Node& node, const KernelOptions& options);  // Slice (constant parameters)
+KernelResult make_pad_kernel(const Node& node, const KernelOptions& options);  // Pad (constant parameters)
+
+}  // namespace kiln::cuda

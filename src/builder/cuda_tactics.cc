@@ -1,0 +1,233 @@
+// Built only with the CUDA backend (KILN_HAVE_CUDA); build_engine refuses --device cuda otherwise.
+#ifdef KILN_HAVE_CUDA
+#include "builder/cuda_tactics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cuda_status.h"
+#include "backends/cuda/device_buffer.h"
+#include "backends/ref/kernel.h"
+#include "builder/timing_cache.h"
+#include "core/float16.h"
+
+namespace kiln {
+
+namespace {
+
+constexpr const char* kTacticAttr = "tactic";
+
+// The handles and stream the timing runs use.
+struct TimingLaunch {
+  cuda::LaunchContext ctx;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  ~TimingLaunch() {
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+    if (ctx.cublaslt) cublasLtDestroy(ctx.cublaslt);
+    if (ctx.cudnn) cudnnDestroy(ctx.cudnn);
+    if (ctx.stream) cudaStreamDestroy(ctx.stream);
+  }
+  Status init(uint64_t workspace_limit) {
+    KILN_CUDA_TRY(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking));
+    KILN_CUDNN_TRY(cudnnCreate(&ctx.cudnn));
+    KILN_CUDNN_TRY(cudnnSetStream(ctx.cudnn, ctx.stream));
+    KILN_CUBLAS_TRY(cublasLtCreate(&ctx.cublaslt));
+    KILN_CUDA_TRY(cudaEventCreate(&start));
+    KILN_CUDA_TRY(cudaEventCreate(&stop));
+    ctx.workspace_limit = workspace_limit;
+    return {};
+  }
+};
+
+std::string machine_key(const cuda::DeviceInfo& d) {
+  return fmt::format("{} (sm_{}{}) | driver {} | CUDA {} | cuDNN {} | cuBLASLt {}", d.name, d.major, d.minor,
+                     d.driver_version, d.runtime_version, d.cudnn_version, d.cublaslt_version);
+}
+
+// Random device data for a node's non-constant inputs (values in [-1, 1): no denormals, no overflow).
+Result<cuda::DeviceBuffer> random_device_tensor(DataType dtype, const Dims& dims, std::mt19937& rng) {
+  Tensor t(dtype, dims);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  if (dtype == DataType::kF32) {
+    for (float& x : t.span<float>()) x = dist(rng);
+  } else if (dtype == DataType::kF16) {
+    for (int64_t i = 0; i < t.size(); ++i) t.data<Float16>()[i] = Float16(dist(rng));
+  } else {
+    auto* p = static_cast<uint8_t*>(t.raw());
+    for (size_t i = 0; i < t.byte_size(); ++i) p[i] = static_cast<uint8_t>(rng() & 0x3f);
+  }
+  return cuda::DeviceBuffer::upload(t.raw(), std::max<size_t>(t.byte_size(), 1));
+}
+
+struct NodeBuffers {
+  std::vector<Dims> in_dims, out_dims;
+  std::vector<cuda::DeviceBuffer> storage;
+  std::vector<void*> inputs, outputs;
+};
+
+Result<NodeBuffers> node_buffers(const Node& node, const std::map<std::string, Dims>& opt_dims, std::mt19937& rng) {
+  NodeBuffers b;
+  b.in_dims.resize(node.inputs.size());
+  b.out_dims.resize(node.outputs.size());
+  b.inputs.assign(node.inputs.size(), nullptr);
+  b.outputs.assign(node.outputs.size(), nullptr);
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const Value* v = node.inputs[i];
+    if (!v) continue;
+    if (v->is_constant()) {
+      b.in_dims[i] = v->constant->dims();
+      continue;
+    }
+    auto d = opt_dims.find(v->name);
+    if (d == opt_dims.end()) return Status::internal(fmt::format("{}: no opt shape for '{}'", node.describe(), v->name));
+    b.in_dims[i] = d->second;
+    KILN_ASSIGN_OR_RETURN(auto buffer, random_device_tensor(v->type.dtype, d->second, rng));
+    b.inputs[i] = buffer.get();
+    b.storage.push_back(std::move(buffer));
+  }
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    const Value* v = node.outputs[i];
+    if (!v) continue;
+    auto d = opt_dims.find(v->name);
+    if (d == opt_dims.end()) return Status::internal(fmt::format("{}: no opt shape for '{}'", node.describe(), v->name));
+    b.out_dims[i] = d->second;
+    uint64_t bytes = static_cast<uint64_t>(element_count(d->second)) * dtype_size(v->type.dtype);
+    KILN_ASSIGN_OR_RETURN(auto buffer, cuda::DeviceBuffer::allocate(std::max<uint64_t>(bytes, 1)));
+    b.outputs[i] = buffer.get();
+    b.storage.push_back(std::move(buffer));
+  }
+  return b;
+}
+
+// Median of 5 timed batches of runs, after a warm-up; milliseconds per run.
+Result<double> time_tactic(const Node& node, const std::string& tactic, bool allow_tf32, NodeBuffers& buffers,
+                           TimingLaunch& launch) {
+  cuda::KernelOptions options;
+  options.tactic = tactic;
+  options.allow_tf32 = allow_tf32;
+  KILN_ASSIGN_OR_RETURN(auto kernel, cuda::create_cuda_kernel(node, options));
+  if (!kernel) return Status::internal("no kernel");
+  KILN_ASSIGN_OR_RETURN(auto prepared, kernel->prepare(launch.ctx, buffers.in_dims, buffers.out_dims));
+  cuda::DeviceBuffer workspace;
+  cuda::LaunchContext ctx = launch.ctx;
+  if (size_t ws = prepared->workspace_bytes()) {
+    KILN_ASSIGN_OR_RETURN(workspace, cuda::DeviceBuffer::allocate(ws));
+    ctx.workspace = workspace.get();
+    ctx.workspace_bytes = ws;
+  }
+  for (int i = 0; i < 3; ++i) KILN_RETURN_IF_ERROR(prepared->enqueue(ctx, buffers.inputs, buffers.outputs));
+  KILN_CUDA_TRY(cudaStreamSynchronize(ctx.stream));
+  // Enough runs per batch to outlast launch overhead (~0.2 ms of work), at most 50.
+  KILN_CUDA_TRY(cudaEventRecord(launch.start, ctx.stream));
+  KILN_RETURN_IF_ERROR(prepared->enqueue(ctx, buffers.inputs, buffers.outputs));
+  KILN_CUDA_TRY(cudaEventRecord(launch.stop, ctx.stream));
+  KILN_CUDA_TRY(cudaEventSynchronize(launch.stop));
+  float one = 0;
+  KILN_CUDA_TRY(cudaEventElapsedTime(&one, launch.start, launch.stop));
+  int runs = std::clamp(static_cast<int>(0.2 / std::max(one, 1e-3f)), 1, 50);
+  std::vector<double> samples;
+  for (int batch = 0; batch < 5; ++batch) {
+    KILN_CUDA_TRY(cudaEventRecord(launch.start, ctx.stream));
+    for (int i = 0; i < runs; ++i) KILN_RETURN_IF_ERROR(prepared->enqueue(ctx, buffers.inputs, buffers.outputs));
+    KILN_CUDA_TRY(cudaEventRecord(launch.stop, ctx.stream));
+    KILN_CUDA_TRY(cudaEventSynchronize(launch.stop));
+    float ms = 0;
+    KILN_CUDA_TRY(cudaEventElapsedTime(&ms, launch.start, launch.stop));
+    samples.push_back(ms / runs);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+}  // namespace
+
+std::string CudaTacticReport::to_string() const {
+  return fmt::format("cuda kernels: {} nodes on the GPU, {} on the host; tactics: {} nodes with a choice, {} timed, {} "
+                     "from the timing cache ({:.2f} s)", nodes_on_gpu, nodes_on_host, nodes_with_choice, timed,
+                     from_cache, seconds);
+}
+
+Result<nlohmann::json> cuda_backend_metadata() {
+  KILN_ASSIGN_OR_RETURN(cuda::DeviceInfo d, cuda::current_device_info());
+  return nlohmann::json{{"name", "cuda"},
+                        {"compute_capability", fmt::format("{}.{}", d.major, d.minor)},
+                        {"device", d.name},
+                        {"driver_version", d.driver_version},
+                        {"cuda_runtime_version", d.runtime_version},
+                        {"cudnn_version", d.cudnn_version},
+                        {"cublaslt_version", d.cublaslt_version}};
+}
+
+Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_dims, const CudaTacticOptions& options,
+                           nlohmann::json* kernels, CudaTacticReport* report) {
+  auto start = std::chrono::steady_clock::now();
+  CudaTacticReport local;
+  CudaTacticReport& r = report ? *report : local;
+  KILN_ASSIGN_OR_RETURN(cuda::DeviceInfo device, cuda::current_device_info());
+  KILN_ASSIGN_OR_RETURN(nlohmann::json cache, read_timing_cache(options.timing_cache));
+  nlohmann::json& entries = cache["machines"][machine_key(device)];
+  TimingLaunch launch;
+  KILN_RETURN_IF_ERROR(launch.init(options.workspace_limit));
+  std::mt19937 rng(1);
+  std::vector<std::string> unsupported;
+  cuda::KernelOptions kernel_options;
+  kernel_options.allow_tf32 = options.allow_tf32;
+  for (const auto& node : graph.nodes()) {
+    KILN_ASSIGN_OR_RETURN(auto kernel, cuda::create_cuda_kernel(*node, kernel_options));
+    if (!kernel) {
+      if (!options.allow_cpu_fallback || !ref::find_kernel(node->domain, node->op_type)) unsupported.push_back(node->describe());
+      ++r.nodes_on_host;
+      if (kernels) (*kernels)[node->name] = "host:ref";
+      continue;
+    }
+    ++r.nodes_on_gpu;
+    if (options.time_tactics) {
+      KILN_ASSIGN_OR_RETURN(NodeBuffers buffers, node_buffers(*node, opt_dims, rng));
+      KILN_ASSIGN_OR_RETURN(std::vector<std::string> offered,
+                            kernel->candidate_tactics(launch.ctx, buffers.in_dims, buffers.out_dims));
+      if (!offered.empty()) {
+        ++r.nodes_with_choice;
+        nlohmann::json& times = entries[node_signature(*node, opt_dims, kTacticAttr)];
+        std::string best;
+        double best_ms = 1e30;
+        for (const std::string& tactic : offered) {
+          double ms;
+          if (times.contains(tactic)) {
+            ms = times[tactic].get<double>();
+            ++r.from_cache;
+          } else {
+            auto timed = time_tactic(*node, tactic, options.allow_tf32, buffers, launch);
+            if (!timed.ok()) {  // a config that fails to run here is no candidate
+              cudaGetLastError();
+              continue;
+            }
+            ms = *timed;
+            times[tactic] = ms;
+            ++r.timed;
+          }
+          if (ms < best_ms) best_ms = ms, best = tactic;
+        }
+        if (!best.empty()) {
+          node->attrs[kTacticAttr] = Attribute::of_string(best);
+          KILN_ASSIGN_OR_RETURN(kernel, cuda::create_cuda_kernel(*node, kernel_options));
+        }
+      }
+    }
+    if (kernels) (*kernels)[node->name] = kernel ? kernel->tactic() : "host:ref";
+  }
+  if (!unsupported.empty())
+    return Status::unsupported(fmt::format("{} node(s) have no CUDA kernel: {} (build with --allow-cpu-fallback to run "
+                                           "them on the CPU, with a copy to the host and back for each)",
+                                           unsupported.size(), fmt::join(unsupported, ", ")));
+  KILN_RETURN_IF_ERROR(write_timing_cache(options.timing_cache, cache));
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {};
+}
+
+}  // namespace kiln
+#endif  // KILN_HAVE_CUDA
