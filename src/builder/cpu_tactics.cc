@@ -94,22 +94,12 @@ Status choose_cpu_tactics(Graph& graph, const std::map<std::string, Dims>& opt_d
       storage.push_back(random_tensor(v->type.dtype, d->second, rng));
       inputs.push_back(&storage.back());
     }
-    std::string best;
-    double best_ms = 1e30;
-    for (const std::string& tactic : offered) {
-      double ms;
-      if (times.contains(tactic)) {
-        ms = times[tactic].get<double>();
-        ++r.from_cache;
-      } else {
-        auto timed = time_tactic(*node, tactic, inputs, best_ms);
-        if (!timed.ok()) continue;  // an implementation that cannot run this node is no candidate
-        ms = *timed;
-        times[tactic] = ms;
-        ++r.timed;
-      }
-      if (ms < best_ms) best_ms = ms, best = tactic;
-    }
+    FastestTactic fastest = choose_fastest(offered, times, [&](const std::string& tactic, double best_ms) {
+      return time_tactic(*node, tactic, inputs, best_ms);
+    });
+    r.timed += fastest.timed;
+    r.from_cache += fastest.from_cache;
+    const std::string& best = fastest.tactic;
     if (best.empty()) continue;
     if (best != offered.front()) ++r.changed;
     node->attrs[cpu::kTacticAttr] = Attribute::of_string(best);

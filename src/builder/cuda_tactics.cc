@@ -193,25 +193,14 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
       if (!offered.empty()) {
         ++r.nodes_with_choice;
         nlohmann::json& times = entries[node_signature(*node, opt_dims, kTacticAttr)];
-        std::string best;
-        double best_ms = 1e30;
-        for (const std::string& tactic : offered) {
-          double ms;
-          if (times.contains(tactic)) {
-            ms = times[tactic].get<double>();
-            ++r.from_cache;
-          } else {
-            auto timed = time_tactic(*node, tactic, options.allow_tf32, buffers, launch);
-            if (!timed.ok()) {  // a config that fails to run here is no candidate
-              cudaGetLastError();
-              continue;
-            }
-            ms = *timed;
-            times[tactic] = ms;
-            ++r.timed;
-          }
-          if (ms < best_ms) best_ms = ms, best = tactic;
-        }
+        FastestTactic fastest = choose_fastest(offered, times, [&](const std::string& tactic, double) {
+          auto timed = time_tactic(*node, tactic, options.allow_tf32, buffers, launch);
+          if (!timed.ok()) cudaGetLastError();  // a config that fails to run here is no candidate
+          return timed;
+        });
+        r.timed += fastest.timed;
+        r.from_cache += fastest.from_cache;
+        const std::string& best = fastest.tactic;
         if (!best.empty()) {
           node->attrs[kTacticAttr] = Attribute::of_string(best);
           KILN_ASSIGN_OR_RETURN(kernel, cuda::create_cuda_kernel(*node, kernel_options));

@@ -59,4 +59,26 @@ std::string node_signature(const Node& node, const std::map<std::string, Dims>& 
   return s;
 }
 
+FastestTactic choose_fastest(const std::vector<std::string>& offered, nlohmann::json& times,
+                             const std::function<Result<double>(const std::string& tactic, double best_ms)>& time) {
+  FastestTactic f;
+  double best = 1e30;
+  for (const std::string& tactic : offered) {
+    double ms;
+    if (times.contains(tactic)) {
+      ms = times[tactic].get<double>();
+      ++f.from_cache;
+    } else {
+      Result<double> timed = time(tactic, best);
+      if (!timed.ok()) continue;
+      ms = *timed;
+      times[tactic] = ms;
+      ++f.timed;
+    }
+    if (ms < best) best = ms, f.tactic = tactic;
+  }
+  f.ms = f.tactic.empty() ? 0 : best;
+  return f;
+}
+
 }  // namespace kiln

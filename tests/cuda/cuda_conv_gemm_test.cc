@@ -174,6 +174,17 @@ Result<std::vector<std::string>> candidates(const OpCase& c, const cuda::KernelO
   return kernel->candidate_tactics(h.ctx, in, out);
 }
 
+// Every candidate tactic of the case's kernel computes it within `tol`.
+void expect_every_candidate_close(const OpCase& c, const Tolerance& tol) {
+  auto ids = candidates(c);
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+  for (const std::string& id : *ids) {
+    auto t = run_both(c, {.tactic = id});
+    ASSERT_TRUE(t.ok()) << id << ": " << t.status().message();
+    EXPECT_TRUE(close(t->gpu, t->ref, tol)) << "tactic " << id;
+  }
+}
+
 // Runs the node as the executor does: prepared once, its enqueue captured into a CUDA graph, the graph
 // replayed (twice: replays must not depend on state left by the first).
 Result<Tensor> run_captured(const OpCase& c, const cuda::KernelOptions& options = {}) {
@@ -361,13 +372,7 @@ TEST(CudaConvStrictFp32, NoTf32EngineIsUsedOrOffered) {
     const Tolerance tol = conv_tolerance(c, o->ref);
     EXPECT_NEAR(o->ref.data<float>()[0], 64.0f * v, 1e-6f);
     EXPECT_TRUE(close(o->gpu, o->ref, tol)) << "tactic " << o->tactic;
-    auto ids = candidates(c);
-    ASSERT_TRUE(ids.ok()) << ids.status().message();
-    for (const std::string& id : *ids) {
-      auto t = run_both(c, {.tactic = id});
-      ASSERT_TRUE(t.ok()) << id << ": " << t.status().message();
-      EXPECT_TRUE(close(t->gpu, t->ref, tol)) << "tactic " << id;
-    }
+    expect_every_candidate_close(c, tol);
   }
 }
 
@@ -594,13 +599,7 @@ TEST(CudaGemmStrictFp32, NoTf32AlgoIsUsedOrOffered) {
   ASSERT_TRUE(o.ok()) << o.status().message();
   const Tolerance tol = gemm_tolerance(gc, c, o->ref);
   EXPECT_TRUE(close(o->gpu, o->ref, tol)) << "tactic " << o->tactic;
-  auto ids = candidates(c);
-  ASSERT_TRUE(ids.ok()) << ids.status().message();
-  for (const std::string& id : *ids) {
-    auto t = run_both(c, {.tactic = id});
-    ASSERT_TRUE(t.ok()) << id << ": " << t.status().message();
-    EXPECT_TRUE(close(t->gpu, t->ref, tol)) << "tactic " << id;
-  }
+  expect_every_candidate_close(c, tol);
 }
 
 TEST(CudaGemmTactics, EveryCandidateMatchesTheReferenceAndRoundTrips) {
