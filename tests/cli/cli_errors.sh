@@ -41,6 +41,20 @@ if [ -f "$model" ]; then
   cp "$model" "$tmp/notmine.onnx"
   expect_error "not a kiln engine; refusing to overwrite" "$kiln" build "$tmp/notmine.onnx" --precision fp32 -o "$tmp"
   [ "$(cat "$tmp/notmine_fp32.kiln")" = "mine" ] || { echo "FAIL: user file was overwritten"; failures=$((failures + 1)); }
+  # GPU-only options on a CPU build, and a GPU build where there is no GPU (or no CUDA backend compiled in).
+  expect_error "precision tf32 is for GPU engines (--device cuda)" "$kiln" build "$model" --precision tf32 -o "$tmp"
+  expect_error "--allow-cpu-fallback is for GPU engines" "$kiln" build "$model" --allow-cpu-fallback -o "$tmp"
+  expect_error "--device" "$kiln" build "$model" --device metal -o "$tmp"
+  if [ ! -e /dev/nvidia0 ]; then
+    out=$("$kiln" build "$model" --device cuda -o "$tmp/gpu" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ] || [ $rc -ge 128 ] || ! grep -qE "building a cuda engine needs a GPU|built without the CUDA backend" <<< "$out"; then
+      echo "FAIL: --device cuda without a GPU exited $rc: $out"
+      failures=$((failures + 1))
+    fi
+    [ ! -e "$tmp/gpu/model_fp32.kiln" ] || { echo "FAIL: a failed GPU build left an engine"; failures=$((failures + 1)); }
+  fi
+  expect_error "is a cpu engine, not cuda (build it with --device cuda)" "$kiln" bench "$tmp/model_fp32.kiln" --device cuda
   head -c 5000 "$tmp/model_fp32.kiln" > "$tmp/cut.kiln"
   expect_error "truncated" "$kiln" run "$tmp/cut.kiln"
 else
