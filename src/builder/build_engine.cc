@@ -214,7 +214,6 @@ Result<nlohmann::json> choose_gpu_kernels(Graph& graph, const std::map<std::stri
                                           const BuildOptions& options, nlohmann::json& kernels,
                                           std::vector<std::string>& log) {
 #ifdef KILN_HAVE_CUDA
-  std::map<std::string, Dims> opt_dims = opt_value_dims;
   CudaTacticOptions tactic_options;
   tactic_options.timing_cache = options.timing_cache;
   tactic_options.time_tactics = options.time_tactics;
@@ -222,7 +221,7 @@ Result<nlohmann::json> choose_gpu_kernels(Graph& graph, const std::map<std::stri
   tactic_options.allow_cpu_fallback = options.allow_cpu_fallback;
   tactic_options.workspace_limit = options.workspace_bytes;
   CudaTacticReport tactics;
-  KILN_RETURN_IF_ERROR(choose_cuda_tactics(graph, opt_dims, tactic_options, &kernels, &tactics));
+  KILN_RETURN_IF_ERROR(choose_cuda_tactics(graph, opt_value_dims, tactic_options, &kernels, &tactics));
   log.push_back(tactics.to_string());
   return cuda_backend_metadata();
 #else
@@ -326,7 +325,8 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
       max_bytes[v.get()] = static_cast<uint64_t>(element_count(v->type.shape.static_dims())) * dtype_size(v->type.dtype);
   KILN_RETURN_IF_ERROR(restore_symbolic_inputs(graph, symbolic));
   // A oneDNN convolution adds its residual in place (a `sum` post-op on its output): let the output take
-  // the residual's slot when the residual dies there, which saves copying it.
+  // the residual's slot when the residual dies there, which saves copying it. (cuDNN reads the residual as a
+  // separate operand: GPU engines keep them apart.)
   std::unordered_map<const Value*, const Value*> in_place;
   for (const auto& n : graph.nodes()) {
     size_t z = n->op_type == "FusedConv" ? 3 : n->op_type == "QConv" ? 9 : 0;

@@ -11,6 +11,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device_buffer.h"
+#include "backends/cuda/launch_handles.h"
 #include "backends/ref/kernel.h"
 #include "builder/timing_cache.h"
 #include "core/float16.h"
@@ -21,25 +22,19 @@ namespace {
 
 constexpr const char* kTacticAttr = "tactic";
 
-// The handles and stream the timing runs use.
+// The handles and stream the timing runs use, and the events that time them.
 struct TimingLaunch {
-  cuda::LaunchContext ctx;
+  cuda::LaunchHandles handles;
+  cuda::LaunchContext& ctx = handles.ctx;
   cudaEvent_t start = nullptr, stop = nullptr;
   ~TimingLaunch() {
     if (start) cudaEventDestroy(start);
     if (stop) cudaEventDestroy(stop);
-    if (ctx.cublaslt) cublasLtDestroy(ctx.cublaslt);
-    if (ctx.cudnn) cudnnDestroy(ctx.cudnn);
-    if (ctx.stream) cudaStreamDestroy(ctx.stream);
   }
   Status init(uint64_t workspace_limit) {
-    KILN_CUDA_TRY(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking));
-    KILN_CUDNN_TRY(cudnnCreate(&ctx.cudnn));
-    KILN_CUDNN_TRY(cudnnSetStream(ctx.cudnn, ctx.stream));
-    KILN_CUBLAS_TRY(cublasLtCreate(&ctx.cublaslt));
+    KILN_RETURN_IF_ERROR(handles.init(workspace_limit));
     KILN_CUDA_TRY(cudaEventCreate(&start));
     KILN_CUDA_TRY(cudaEventCreate(&stop));
-    ctx.workspace_limit = workspace_limit;
     return {};
   }
 };
@@ -186,6 +181,7 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
       continue;
     }
     ++r.nodes_on_gpu;
+    std::string tactic = kernel->tactic();  // the library's own choice unless timing finds a faster one
     if (options.time_tactics) {
       KILN_ASSIGN_OR_RETURN(NodeBuffers buffers, node_buffers(*node, opt_dims, rng));
       KILN_ASSIGN_OR_RETURN(std::vector<std::string> offered,
@@ -200,14 +196,13 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
         });
         r.timed += fastest.timed;
         r.from_cache += fastest.from_cache;
-        const std::string& best = fastest.tactic;
-        if (!best.empty()) {
-          node->attrs[kTacticAttr] = Attribute::of_string(best);
-          KILN_ASSIGN_OR_RETURN(kernel, cuda::create_cuda_kernel(*node, kernel_options));
+        if (!fastest.tactic.empty()) {
+          node->attrs[kTacticAttr] = Attribute::of_string(fastest.tactic);
+          tactic = fastest.tactic;  // what a kernel created from the node now reports
         }
       }
     }
-    if (kernels) (*kernels)[node->name] = kernel ? kernel->tactic() : "host:ref";
+    if (kernels) (*kernels)[node->name] = tactic;
   }
   if (!unsupported.empty())
     return Status::unsupported(fmt::format("{} node(s) have no CUDA kernel: {} (build with --allow-cpu-fallback to run "

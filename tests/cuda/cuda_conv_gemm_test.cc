@@ -137,41 +137,10 @@ Result<Outcome> run_both(const OpCase& c, const cuda::KernelOptions& options = {
   return o;
 }
 
-// Owns the handles of a LaunchContext, for candidate_tactics.
-struct Handles {
-  cuda::LaunchContext ctx;
-  Handles() = default;
-  Handles(const Handles&) = delete;
-  ~Handles() {
-    if (ctx.cublaslt) cublasLtDestroy(ctx.cublaslt);
-    if (ctx.cudnn) cudnnDestroy(ctx.cudnn);
-    if (ctx.stream) cudaStreamDestroy(ctx.stream);
-  }
-  Status init() {
-    KILN_CUDA_TRY(cudaStreamCreate(&ctx.stream));
-    KILN_CUDNN_TRY(cudnnCreate(&ctx.cudnn));
-    KILN_CUDNN_TRY(cudnnSetStream(ctx.cudnn, ctx.stream));
-    KILN_CUBLAS_TRY(cublasLtCreate(&ctx.cublaslt));
-    return {};
-  }
-};
-
 // The kernel's candidate tactics at the graph's shapes.
 Result<std::vector<std::string>> candidates(const OpCase& c, const cuda::KernelOptions& options = {}) {
   KILN_ASSIGN_OR_RETURN(SingleOpGraph g, build(c));
-  const Node& node = *g.graph->nodes()[0];
-  KILN_ASSIGN_OR_RETURN(auto kernel, cuda::create_cuda_kernel(node, options));
-  if (!kernel) return Status::unsupported("no CUDA kernel for " + node.describe());
-  Handles h;
-  KILN_RETURN_IF_ERROR(h.init());
-  std::vector<Dims> in(node.inputs.size()), out(node.outputs.size());
-  for (size_t i = 0; i < node.inputs.size(); ++i) {
-    const Value* v = node.inputs[i];
-    if (!v) continue;
-    in[i] = v->is_constant() ? v->constant->dims() : g.feeds.at(v->name).dims();
-  }
-  for (size_t i = 0; i < node.outputs.size(); ++i) out[i] = node.outputs[i]->type.shape.static_dims();
-  return kernel->candidate_tactics(h.ctx, in, out);
+  return node_candidate_tactics(g, options);
 }
 
 // Every candidate tactic of the case's kernel computes it within `tol`.
@@ -186,57 +155,11 @@ void expect_every_candidate_close(const OpCase& c, const Tolerance& tol) {
 }
 
 // Runs the node as the executor does: prepared once, its enqueue captured into a CUDA graph, the graph
-// replayed (twice: replays must not depend on state left by the first).
+// replayed twice.
 Result<Tensor> run_captured(const OpCase& c, const cuda::KernelOptions& options = {}) {
   KILN_ASSIGN_OR_RETURN(SingleOpGraph g, build(c));
-  const Node& node = *g.graph->nodes()[0];
-  KILN_ASSIGN_OR_RETURN(auto kernel, cuda::create_cuda_kernel(node, options));
-  if (!kernel) return Status::unsupported("no CUDA kernel for " + node.describe());
-  Handles h;
-  KILN_RETURN_IF_ERROR(h.init());
-  std::vector<Dims> in(node.inputs.size());
-  std::vector<cuda::DeviceBuffer> buffers(node.inputs.size());
-  std::vector<void*> in_ptrs(node.inputs.size(), nullptr);
-  for (size_t i = 0; i < node.inputs.size(); ++i) {
-    const Value* v = node.inputs[i];
-    if (!v) continue;
-    if (v->is_constant()) {
-      in[i] = v->constant->dims();
-      continue;
-    }
-    const Tensor& t = g.feeds.at(v->name);
-    in[i] = t.dims();
-    KILN_ASSIGN_OR_RETURN(buffers[i], cuda::DeviceBuffer::upload(t.raw(), t.byte_size()));
-    in_ptrs[i] = buffers[i].get();
-  }
-  const Dims out_dims = node.outputs[0]->type.shape.static_dims();
-  Tensor y(node.outputs[0]->type.dtype, out_dims);
-  KILN_ASSIGN_OR_RETURN(cuda::DeviceBuffer y_buffer, cuda::DeviceBuffer::allocate(y.byte_size()));
-  KILN_CUDA_TRY(cudaMemset(y_buffer.get(), 0x7f, y.byte_size()));
-  std::vector<Dims> out = {out_dims};
-  std::vector<void*> out_ptrs = {y_buffer.get()};
-  KILN_ASSIGN_OR_RETURN(auto prepared, kernel->prepare(h.ctx, in, out));
-  cuda::DeviceBuffer workspace;
-  if (size_t ws = prepared->workspace_bytes()) {
-    KILN_ASSIGN_OR_RETURN(workspace, cuda::DeviceBuffer::allocate(ws));
-    h.ctx.workspace = workspace.get();
-    h.ctx.workspace_bytes = ws;
-  }
-  cudaGraph_t graph = nullptr;
-  KILN_CUDA_TRY(cudaStreamBeginCapture(h.ctx.stream, cudaStreamCaptureModeThreadLocal));
-  Status enqueued = prepared->enqueue(h.ctx, in_ptrs, out_ptrs);
-  cudaError_t captured = cudaStreamEndCapture(h.ctx.stream, &graph);
-  KILN_RETURN_IF_ERROR(enqueued);
-  KILN_CUDA_TRY(captured);
-  cudaGraphExec_t exec = nullptr;
-  cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
-  for (int i = 0; i < 2 && e == cudaSuccess; ++i) e = cudaGraphLaunch(exec, h.ctx.stream);
-  if (e == cudaSuccess) e = cudaStreamSynchronize(h.ctx.stream);
-  if (exec) cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  KILN_CUDA_TRY(e);
-  KILN_CUDA_TRY(cudaMemcpy(y.raw(), y_buffer.get(), y.byte_size(), cudaMemcpyDeviceToHost));
-  return y;
+  KILN_ASSIGN_OR_RETURN(std::vector<Tensor> out, run_node_on_cuda(g, options, nullptr, Launch::kCaptured));
+  return out.at(0);
 }
 
 // ---- convolutions ----

@@ -523,63 +523,6 @@ TEST(CudaKernels, ShapeOnlyOpsCopy) {
 
 // ---- CUDA graph capture -------------------------------------------------------------------------------
 
-// As run_node_on_cuda, but the enqueue is captured into a CUDA graph and the graph launched twice (the
-// executor's use): fails if a kernel synchronizes, allocates or otherwise breaks capture. `misalign` offsets
-// every non-constant buffer by one element, so the kernels' unvectorized paths run too.
-Result<std::vector<Tensor>> run_node_captured(const SingleOpGraph& g, bool misalign) {
-  const Node& node = *g.graph->nodes()[0];
-  KILN_ASSIGN_OR_RETURN(auto kernel, cuda::create_cuda_kernel(node));
-  if (!kernel) return Status::unsupported("no CUDA kernel");
-  cuda::LaunchContext ctx;
-  KILN_CUDA_TRY(cudaStreamCreate(&ctx.stream));
-  std::unique_ptr<CUstream_st, void (*)(cudaStream_t)> stream_owner(ctx.stream, [](cudaStream_t st) { cudaStreamDestroy(st); });
-  std::vector<Dims> in_dims(node.inputs.size()), out_dims;
-  std::vector<cuda::DeviceBuffer> buffers;
-  std::vector<void*> in_ptrs(node.inputs.size(), nullptr), out_ptrs;
-  for (size_t k = 0; k < node.inputs.size(); ++k) {
-    const Value* v = node.inputs[k];
-    if (v->is_constant()) {
-      in_dims[k] = v->constant->dims();
-      continue;
-    }
-    const Tensor& feed = g.feeds.at(v->name);
-    in_dims[k] = feed.dims();
-    const size_t offset = misalign ? dtype_size(feed.dtype()) : 0;
-    KILN_ASSIGN_OR_RETURN(cuda::DeviceBuffer b, cuda::DeviceBuffer::allocate(feed.byte_size() + 16));
-    in_ptrs[k] = static_cast<char*>(b.get()) + offset;
-    KILN_CUDA_TRY(cudaMemcpy(in_ptrs[k], feed.raw(), feed.byte_size(), cudaMemcpyHostToDevice));
-    buffers.push_back(std::move(b));
-  }
-  std::vector<Tensor> outputs;
-  for (const Value* v : node.outputs) {
-    out_dims.push_back(v->type.shape.static_dims());
-    outputs.emplace_back(v->type.dtype, out_dims.back());
-    const size_t offset = misalign ? dtype_size(v->type.dtype) : 0;
-    KILN_ASSIGN_OR_RETURN(cuda::DeviceBuffer b, cuda::DeviceBuffer::allocate(outputs.back().byte_size() + 16));
-    out_ptrs.push_back(static_cast<char*>(b.get()) + offset);
-    KILN_CUDA_TRY(cudaMemset(out_ptrs.back(), 0x7f, outputs.back().byte_size()));
-    buffers.push_back(std::move(b));
-  }
-  KILN_ASSIGN_OR_RETURN(auto prepared, kernel->prepare(ctx, in_dims, out_dims));
-  cudaGraph_t graph = nullptr;
-  KILN_CUDA_TRY(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal));
-  Status enqueued = prepared->enqueue(ctx, in_ptrs, out_ptrs);
-  KILN_CUDA_TRY(cudaStreamEndCapture(ctx.stream, &graph));
-  KILN_RETURN_IF_ERROR(enqueued);
-  cudaGraphExec_t exec = nullptr;
-  cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
-  cudaGraphDestroy(graph);
-  KILN_CUDA_TRY(e);
-  for (int rep = 0; rep < 2 && e == cudaSuccess; ++rep) e = cudaGraphLaunch(exec, ctx.stream);
-  if (e == cudaSuccess) e = cudaStreamSynchronize(ctx.stream);
-  cudaGraphExecDestroy(exec);
-  KILN_CUDA_TRY(e);
-  for (size_t k = 0; k < outputs.size(); ++k)
-    if (outputs[k].byte_size())
-      KILN_CUDA_TRY(cudaMemcpy(outputs[k].raw(), out_ptrs[k], outputs[k].byte_size(), cudaMemcpyDeviceToHost));
-  return outputs;
-}
-
 void check_captured(const std::string& op, int opset, const std::vector<OpInput>& inputs, const OpAttributes& attrs,
                     Tol tol, const SingleOpOptions& options = {}) {
   SCOPED_TRACE(op + " captured");
@@ -588,7 +531,8 @@ void check_captured(const std::string& op, int opset, const std::vector<OpInput>
   Result<std::vector<Tensor>> ref = run_single_op(op, opset, inputs, attrs, 1, options);
   ASSERT_TRUE(ref.ok()) << ref.status().message();
   for (bool misalign : {false, true}) {
-    Result<std::vector<Tensor>> got = run_node_captured(*graph, misalign);
+    Result<std::vector<Tensor>> got =
+        run_node_on_cuda(*graph, {}, nullptr, misalign ? Launch::kCapturedMisaligned : Launch::kCaptured);
     ASSERT_TRUE(got.ok()) << got.status().message();
     EXPECT_TRUE(close((*ref)[0], (*got)[0], tol)) << (misalign ? "misaligned" : "aligned");
   }

@@ -8,71 +8,78 @@
 
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device_buffer.h"
+#include "backends/cuda/launch_handles.h"
 #include "core/float16.h"
 
 namespace kiln::testing {
 
 namespace {
 
-// Owns the handles a LaunchContext points to.
-struct TestLaunch {
-  cuda::LaunchContext ctx;
-  ~TestLaunch() {
-    if (ctx.cublaslt) cublasLtDestroy(ctx.cublaslt);
-    if (ctx.cudnn) cudnnDestroy(ctx.cudnn);
-    if (ctx.stream) cudaStreamDestroy(ctx.stream);
+// The node's input dims: the feeds' for graph inputs, the constants' own.
+std::vector<Dims> node_input_dims(const SingleOpGraph& g, const Node& node) {
+  std::vector<Dims> dims(node.inputs.size());
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const Value* v = node.inputs[i];
+    if (v) dims[i] = v->is_constant() ? v->constant->dims() : g.feeds.at(v->name).dims();
   }
-};
-
-Status init_launch(TestLaunch& t) {
-  KILN_CUDA_TRY(cudaStreamCreate(&t.ctx.stream));
-  KILN_CUDNN_TRY(cudnnCreate(&t.ctx.cudnn));
-  KILN_CUDNN_TRY(cudnnSetStream(t.ctx.cudnn, t.ctx.stream));
-  KILN_CUBLAS_TRY(cublasLtCreate(&t.ctx.cublaslt));
-  return {};
+  return dims;
 }
 
-float element_as_float(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DataType::kF32: return t.data<float>()[i];
-    case DataType::kF16: return static_cast<float>(t.data<Float16>()[i]);
-    case DataType::kF64: return static_cast<float>(t.data<double>()[i]);
-    case DataType::kI8: return t.data<int8_t>()[i];
-    case DataType::kU8: return t.data<uint8_t>()[i];
-    case DataType::kI32: return static_cast<float>(t.data<int32_t>()[i]);
-    case DataType::kI64: return static_cast<float>(t.data<int64_t>()[i]);
-    case DataType::kBool: return t.data<bool>()[i] ? 1.f : 0.f;
-    default: return NAN;
-  }
+Result<std::unique_ptr<cuda::CudaKernel>> single_node_kernel(const SingleOpGraph& g, const cuda::KernelOptions& options) {
+  if (g.graph->nodes().size() != 1) return Status::internal("expected a one-node graph");
+  const Node& node = *g.graph->nodes()[0];
+  KILN_ASSIGN_OR_RETURN(auto kernel, cuda::create_cuda_kernel(node, options));
+  if (!kernel) return Status::unsupported(fmt::format("no CUDA kernel for {}", node.describe()));
+  return kernel;
+}
+
+// Enqueues once, or captures the enqueue and launches the graph twice (replays must not depend on state the
+// first left behind).
+Status launch_prepared(const cuda::PreparedNode& prepared, const cuda::LaunchContext& ctx,
+                       const std::vector<void*>& inputs, const std::vector<void*>& outputs, bool capture) {
+  if (!capture) return prepared.enqueue(ctx, inputs, outputs);
+  cudaGraph_t graph = nullptr;
+  KILN_CUDA_TRY(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal));
+  Status enqueued = prepared.enqueue(ctx, inputs, outputs);
+  cudaError_t ended = cudaStreamEndCapture(ctx.stream, &graph);
+  KILN_RETURN_IF_ERROR(enqueued);
+  KILN_CUDA_TRY(ended);
+  cudaGraphExec_t exec = nullptr;
+  cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+  for (int i = 0; i < 2 && e == cudaSuccess; ++i) e = cudaGraphLaunch(exec, ctx.stream);
+  if (exec) cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  return cuda::cuda_status(e, "launching the captured node");
 }
 
 }  // namespace
 
 Result<std::vector<Tensor>> run_node_on_cuda(const SingleOpGraph& g, const cuda::KernelOptions& options,
-                                             std::string* tactic_out) {
-  if (g.graph->nodes().size() != 1) return Status::internal("run_node_on_cuda needs a one-node graph");
+                                             std::string* tactic_out, Launch launch) {
+  KILN_ASSIGN_OR_RETURN(auto kernel, single_node_kernel(g, options));
   const Node& node = *g.graph->nodes()[0];
-  KILN_ASSIGN_OR_RETURN(auto kernel, cuda::create_cuda_kernel(node, options));
-  if (!kernel) return Status::unsupported(fmt::format("no CUDA kernel for {}", node.describe()));
   if (tactic_out) *tactic_out = kernel->tactic();
-  TestLaunch launch;
-  KILN_RETURN_IF_ERROR(init_launch(launch));
+  cuda::LaunchHandles handles;
+  KILN_RETURN_IF_ERROR(handles.init());
+  cuda::LaunchContext& ctx = handles.ctx;
+  const bool misalign = launch == Launch::kCapturedMisaligned;
 
-  std::vector<Dims> in_dims(node.inputs.size()), out_dims(node.outputs.size());
-  std::vector<cuda::DeviceBuffer> in_buffers(node.inputs.size()), out_buffers(node.outputs.size());
+  std::vector<Dims> in_dims = node_input_dims(g, node), out_dims(node.outputs.size());
+  std::vector<cuda::DeviceBuffer> buffers;
   std::vector<void*> in_ptrs(node.inputs.size(), nullptr), out_ptrs(node.outputs.size(), nullptr);
+  // A buffer of `bytes` (one element further on when misaligned; 16 spare bytes for that).
+  auto device_buffer = [&](size_t bytes, size_t element) -> Result<void*> {
+    KILN_ASSIGN_OR_RETURN(cuda::DeviceBuffer b, cuda::DeviceBuffer::allocate(bytes + 16));
+    void* p = static_cast<char*>(b.get()) + (misalign ? element : 0);
+    buffers.push_back(std::move(b));
+    return p;
+  };
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const Value* v = node.inputs[i];
-    if (!v) continue;
-    if (v->is_constant()) {
-      in_dims[i] = v->constant->dims();
-      continue;
-    }
-    auto it = g.feeds.find(v->name);
-    if (it == g.feeds.end()) return Status::internal(fmt::format("no feed for input '{}'", v->name));
-    in_dims[i] = it->second.dims();
-    KILN_ASSIGN_OR_RETURN(in_buffers[i], cuda::DeviceBuffer::upload(it->second.raw(), it->second.byte_size()));
-    in_ptrs[i] = in_buffers[i].get();
+    if (!v || v->is_constant()) continue;
+    const Tensor& feed = g.feeds.at(v->name);
+    KILN_ASSIGN_OR_RETURN(in_ptrs[i], device_buffer(feed.byte_size(), dtype_size(feed.dtype())));
+    if (feed.byte_size()) KILN_CUDA_TRY(cudaMemcpy(in_ptrs[i], feed.raw(), feed.byte_size(), cudaMemcpyHostToDevice));
   }
   std::vector<Tensor> outputs;
   for (size_t i = 0; i < node.outputs.size(); ++i) {
@@ -85,25 +92,34 @@ Result<std::vector<Tensor>> run_node_on_cuda(const SingleOpGraph& g, const cuda:
       return Status::internal(fmt::format("output '{}' has no static shape", v->name));
     out_dims[i] = v->type.shape.static_dims();
     outputs.emplace_back(v->type.dtype, out_dims[i]);
-    KILN_ASSIGN_OR_RETURN(out_buffers[i], cuda::DeviceBuffer::allocate(std::max<size_t>(outputs[i].byte_size(), 1)));
+    KILN_ASSIGN_OR_RETURN(out_ptrs[i], device_buffer(outputs[i].byte_size(), dtype_size(v->type.dtype)));
     // Poison the output so a kernel that skips elements cannot pass by accident.
-    KILN_CUDA_TRY(cudaMemset(out_buffers[i].get(), 0x7f, outputs[i].byte_size()));
-    out_ptrs[i] = out_buffers[i].get();
+    KILN_CUDA_TRY(cudaMemset(out_ptrs[i], 0x7f, outputs[i].byte_size()));
   }
-  KILN_ASSIGN_OR_RETURN(auto prepared, kernel->prepare(launch.ctx, in_dims, out_dims));
+  KILN_ASSIGN_OR_RETURN(auto prepared, kernel->prepare(ctx, in_dims, out_dims));
   cuda::DeviceBuffer workspace;
   if (size_t ws = prepared->workspace_bytes()) {
     KILN_ASSIGN_OR_RETURN(workspace, cuda::DeviceBuffer::allocate(ws));
-    launch.ctx.workspace = workspace.get();
-    launch.ctx.workspace_bytes = ws;
+    ctx.workspace = workspace.get();
+    ctx.workspace_bytes = ws;
   }
-  KILN_RETURN_IF_ERROR(prepared->enqueue(launch.ctx, in_ptrs, out_ptrs));
-  KILN_CUDA_TRY(cudaStreamSynchronize(launch.ctx.stream));
+  KILN_RETURN_IF_ERROR(launch_prepared(*prepared, ctx, in_ptrs, out_ptrs, launch != Launch::kEager));
+  KILN_CUDA_TRY(cudaStreamSynchronize(ctx.stream));
   KILN_CUDA_TRY(cudaGetLastError());
   for (size_t i = 0; i < outputs.size(); ++i)
     if (outputs[i].defined() && outputs[i].byte_size())
       KILN_CUDA_TRY(cudaMemcpy(outputs[i].raw(), out_ptrs[i], outputs[i].byte_size(), cudaMemcpyDeviceToHost));
   return outputs;
+}
+
+Result<std::vector<std::string>> node_candidate_tactics(const SingleOpGraph& g, const cuda::KernelOptions& options) {
+  KILN_ASSIGN_OR_RETURN(auto kernel, single_node_kernel(g, options));
+  const Node& node = *g.graph->nodes()[0];
+  cuda::LaunchHandles handles;
+  KILN_RETURN_IF_ERROR(handles.init());
+  std::vector<Dims> out(node.outputs.size());
+  for (size_t i = 0; i < node.outputs.size(); ++i) out[i] = node.outputs[i]->type.shape.static_dims();
+  return kernel->candidate_tactics(handles.ctx, node_input_dims(g, node), out);
 }
 
 Tensor random_tensor(DataType dtype, const Dims& dims, float lo, float hi, uint32_t seed) {
@@ -131,7 +147,7 @@ Result<float> max_abs_diff(const Tensor& a, const Tensor& b) {
     return Status::shape_mismatch(fmt::format("shapes differ: {} vs {}", dims_to_string(a.dims()), dims_to_string(b.dims())));
   float worst = 0;
   for (int64_t i = 0; i < a.size(); ++i) {
-    float x = element_as_float(a, i), y = element_as_float(b, i);
+    float x = static_cast<float>(a.element_as_double(i)), y = static_cast<float>(b.element_as_double(i));
     if (std::isnan(x) != std::isnan(y)) return INFINITY;
     if (!std::isnan(x)) worst = std::max(worst, std::fabs(x - y));
   }

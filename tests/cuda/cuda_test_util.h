@@ -19,11 +19,24 @@
 
 namespace kiln::testing {
 
+/// How run_node_on_cuda launches the node.
+enum class Launch {
+  kEager,              ///< enqueue once
+  kCaptured,           ///< capture the enqueue in a CUDA graph and launch it twice (the executor's use): fails
+                       ///< if a kernel synchronizes, allocates or otherwise breaks capture
+  kCapturedMisaligned  ///< as kCaptured, with every non-constant buffer offset by one element (so the
+                       ///< kernels' unvectorized paths run too)
+};
+
 /// Runs the graph's single node on its CUDA kernel: non-constant inputs (from `graph.feeds`) are uploaded,
-/// the kernel prepared at their shapes and enqueued once, outputs downloaded. An error when the backend
-/// has no kernel for the node. `tactic_out` (optional) receives the kernel's tactic id.
+/// the kernel prepared at their shapes and launched, outputs (poisoned beforehand) downloaded. An error when
+/// the backend has no kernel for the node. `tactic_out` (optional) receives the kernel's tactic id.
 Result<std::vector<Tensor>> run_node_on_cuda(const SingleOpGraph& graph, const cuda::KernelOptions& options = {},
-                                             std::string* tactic_out = nullptr);
+                                             std::string* tactic_out = nullptr, Launch launch = Launch::kEager);
+
+/// The node's candidate tactics (CudaKernel::candidate_tactics) at the graph's shapes.
+Result<std::vector<std::string>> node_candidate_tactics(const SingleOpGraph& graph,
+                                                        const cuda::KernelOptions& options = {});
 
 /// Random tensor in [lo, hi) of the given dtype (f32, f16 or an integer type), seeded.
 Tensor random_tensor(DataType dtype, const Dims& dims, float lo, float hi, uint32_t seed);

@@ -78,10 +78,6 @@ std::string CudaEngine::tactic(size_t i) const {
   return i < kernels_.size() && kernels_[i] ? kernels_[i]->tactic() : "host:ref";
 }
 
-size_t CudaEngine::host_fallback_nodes() const {
-  return std::count(kernels_.begin(), kernels_.end(), nullptr);
-}
-
 Result<std::unordered_map<const Value*, Dims>> CudaEngine::resolve_shapes(
     const std::map<std::string, Dims>& input_dims) const {
   std::lock_guard lock(shape_mutex_);
@@ -117,18 +113,11 @@ CudaContext::~CudaContext() {
   for (cudaEvent_t& e : events_)
     if (e) cudaEventDestroy(e);
   for (cudaEvent_t e : node_events_) cudaEventDestroy(e);
-  if (launch_.cublaslt) cublasLtDestroy(launch_.cublaslt);
-  if (launch_.cudnn) cudnnDestroy(launch_.cudnn);
-  if (launch_.stream) cudaStreamDestroy(launch_.stream);
 }
 
 Status CudaContext::init(const CudaEngine& engine) {
   engine_ = &engine;
-  KILN_CUDA_TRY(cudaStreamCreateWithFlags(&launch_.stream, cudaStreamNonBlocking));
-  KILN_CUDNN_TRY(cudnnCreate(&launch_.cudnn));
-  KILN_CUDNN_TRY(cudnnSetStream(launch_.cudnn, launch_.stream));
-  KILN_CUBLAS_TRY(cublasLtCreate(&launch_.cublaslt));
-  launch_.workspace_limit = engine.options_.workspace_limit;
+  KILN_RETURN_IF_ERROR(handles_.init(engine.options_.workspace_limit));
   for (cudaEvent_t& e : events_) KILN_CUDA_TRY(cudaEventCreate(&e));
   KILN_ASSIGN_OR_RETURN(arena_, DeviceBuffer::allocate(engine.arena_bytes_));
   for (const Value* in : engine.graph_->inputs) {
@@ -201,11 +190,11 @@ Result<CudaContext::ShapeState*> CudaContext::state_for(const std::map<std::stri
     }
     std::unique_ptr<PreparedNode> prepared;
     if (const auto& kernel = engine.kernels_[i]) {
-      auto p = kernel->prepare(launch_, in_dims, out_dims);
+      auto p = kernel->prepare(handles_.ctx, in_dims, out_dims);
       if (!p.ok()) return p.status().with_context(node.describe());
       prepared = std::move(*p);
     } else {
-      prepared = make_host_fallback_node(node, in_dims, out_dims);
+      KILN_ASSIGN_OR_RETURN(prepared, make_host_fallback_node(node, in_dims, out_dims));
       state->has_host_nodes = true;
     }
     state->workspace_bytes = std::max(state->workspace_bytes, prepared->workspace_bytes());
@@ -215,11 +204,11 @@ Result<CudaContext::ShapeState*> CudaContext::state_for(const std::map<std::stri
   }
   if (state->workspace_bytes > workspace_.bytes()) {
     // Captured graphs hold the old workspace's address: they are re-captured (generation check).
-    KILN_CUDA_TRY(cudaStreamSynchronize(launch_.stream));
+    KILN_CUDA_TRY(cudaStreamSynchronize(handles_.ctx.stream));
     workspace_ = DeviceBuffer();
     KILN_ASSIGN_OR_RETURN(workspace_, DeviceBuffer::allocate(state->workspace_bytes));
-    launch_.workspace = workspace_.get();
-    launch_.workspace_bytes = workspace_.bytes();
+    handles_.ctx.workspace = workspace_.get();
+    handles_.ctx.workspace_bytes = workspace_.bytes();
     ++workspace_generation_;
   }
   ShapeState* raw = state.get();
@@ -230,7 +219,7 @@ Result<CudaContext::ShapeState*> CudaContext::state_for(const std::map<std::stri
 Status CudaContext::enqueue_nodes(const ShapeState& state) {
   const auto& nodes = engine_->graph_->nodes();
   for (size_t i = 0; i < state.nodes.size(); ++i) {
-    Status s = state.nodes[i]->enqueue(launch_, state.node_inputs[i], state.node_outputs[i]);
+    Status s = state.nodes[i]->enqueue(handles_.ctx, state.node_inputs[i], state.node_outputs[i]);
     if (!s.ok()) return s.with_context(nodes[i]->describe());
   }
   return {};
@@ -244,11 +233,11 @@ Status CudaContext::enqueue_nodes_profiled(const ShapeState& state) {
     node_events_.push_back(e);
   }
   const auto& nodes = engine_->graph_->nodes();
-  KILN_CUDA_TRY(cudaEventRecord(node_events_[0], launch_.stream));
+  KILN_CUDA_TRY(cudaEventRecord(node_events_[0], handles_.ctx.stream));
   for (size_t i = 0; i < n; ++i) {
-    Status s = state.nodes[i]->enqueue(launch_, state.node_inputs[i], state.node_outputs[i]);
+    Status s = state.nodes[i]->enqueue(handles_.ctx, state.node_inputs[i], state.node_outputs[i]);
     if (!s.ok()) return s.with_context(nodes[i]->describe());
-    KILN_CUDA_TRY(cudaEventRecord(node_events_[i + 1], launch_.stream));
+    KILN_CUDA_TRY(cudaEventRecord(node_events_[i + 1], handles_.ctx.stream));
   }
   return {};
 }
@@ -260,10 +249,10 @@ Status CudaContext::capture(ShapeState& state) {
     cudaGraphExecDestroy(state.graph);
     state.graph = nullptr;
   }
-  KILN_CUDA_TRY(cudaStreamBeginCapture(launch_.stream, cudaStreamCaptureModeThreadLocal));
+  KILN_CUDA_TRY(cudaStreamBeginCapture(handles_.ctx.stream, cudaStreamCaptureModeThreadLocal));
   Status enqueued = enqueue_nodes(state);
   cudaGraph_t graph = nullptr;
-  cudaError_t ended = cudaStreamEndCapture(launch_.stream, &graph);
+  cudaError_t ended = cudaStreamEndCapture(handles_.ctx.stream, &graph);
   if (!enqueued.ok() || ended != cudaSuccess || !graph) {
     if (graph) cudaGraphDestroy(graph);
     cudaGetLastError();  // clear the capture error
@@ -284,8 +273,9 @@ Status CudaContext::capture(ShapeState& state) {
 
 Status CudaContext::run(const std::map<std::string, Tensor, std::less<>>& inputs) {
   KILN_ASSIGN_OR_RETURN(ShapeState* state, state_for(inputs));
-  cudaStream_t stream = launch_.stream;
+  cudaStream_t stream = handles_.ctx.stream;
   // Inputs are staged in pinned memory first, so the H2D phase times the transfer alone.
+  std::vector<std::pair<const Value*, size_t>> staged;
   for (const auto& [name, t] : inputs) {
     const Value* v = engine_->graph_->find_value(name);
     auto pinned = pinned_inputs_.find(v);
@@ -294,13 +284,12 @@ Status CudaContext::run(const std::map<std::string, Tensor, std::less<>>& inputs
       return Status::shape_mismatch(fmt::format("input '{}' ({}) exceeds the profile's largest shape", name,
                                                 t.type_string()));
     std::memcpy(pinned->second.get(), t.raw(), t.byte_size());
+    staged.emplace_back(v, t.byte_size());
   }
   KILN_CUDA_TRY(cudaEventRecord(events_[0], stream));
-  for (const auto& [name, t] : inputs) {
-    const Value* v = engine_->graph_->find_value(name);
-    KILN_CUDA_TRY(cudaMemcpyAsync(input_buffers_.at(v).get(), pinned_inputs_.at(v).get(), t.byte_size(),
+  for (const auto& [v, bytes] : staged)
+    KILN_CUDA_TRY(cudaMemcpyAsync(input_buffers_.at(v).get(), pinned_inputs_.at(v).get(), bytes,
                                   cudaMemcpyHostToDevice, stream));
-  }
   KILN_CUDA_TRY(cudaEventRecord(events_[1], stream));
   bool graph_ready = state->graph && state->graph_workspace_generation == workspace_generation_;
   if (profiling_) {

@@ -18,6 +18,7 @@
 
 #include "backends/cuda/cuda_kernel.h"
 #include "backends/cuda/device_buffer.h"
+#include "backends/cuda/launch_handles.h"
 #include "core/tensor.h"
 #include "ir/graph.h"
 #include "kiln/status.h"
@@ -49,7 +50,6 @@ class CudaEngine {
   Result<std::unique_ptr<CudaContext>> create_context() const;
   /// The tactic of node i ("host:ref" for a host-fallback node).
   std::string tactic(size_t node_index) const;
-  size_t host_fallback_nodes() const;
 
  private:
   friend class CudaContext;
@@ -91,7 +91,7 @@ class CudaContext {
   Status capture(ShapeState& state);
 
   const CudaEngine* engine_ = nullptr;
-  LaunchContext launch_;
+  LaunchHandles handles_;  // destroyed last: the states' plans and graphs were made with its handles
   DeviceBuffer arena_, workspace_;
   std::unordered_map<const Value*, DeviceBuffer> input_buffers_;
   std::unordered_map<const Value*, PinnedBuffer> pinned_inputs_;

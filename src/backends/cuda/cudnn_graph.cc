@@ -144,6 +144,27 @@ Result<BackendDesc> make_operation_graph(cudnnHandle_t handle, const std::vector
   return g;
 }
 
+namespace {
+
+// An attribute holding up to `max` descriptors of `type` (cuDNN fills descriptors the caller created); the
+// ones it filled.
+Result<std::vector<BackendDesc>> descriptor_array(const BackendDesc& from, cudnnBackendAttributeName_t attr,
+                                                  cudnnBackendDescriptorType_t type, int64_t max) {
+  std::vector<BackendDesc> out;
+  std::vector<cudnnBackendDescriptor_t> raw;
+  for (int64_t i = 0; i < max; ++i) {
+    KILN_ASSIGN_OR_RETURN(BackendDesc d, BackendDesc::create(type));
+    raw.push_back(d.get());
+    out.push_back(std::move(d));
+  }
+  int64_t got = 0;
+  KILN_CUDNN_TRY(cudnnBackendGetAttribute(from.get(), attr, CUDNN_TYPE_BACKEND_DESCRIPTOR, max, &got, raw.data()));
+  out.resize(static_cast<size_t>(std::clamp<int64_t>(got, 0, max)));
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<BackendDesc>> heuristic_engine_configs(const BackendDesc& graph, cudnnBackendHeurMode_t mode) {
   KILN_ASSIGN_OR_RETURN(BackendDesc heur, BackendDesc::create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
   cudnnBackendDescriptor_t gd = graph.get();
@@ -153,19 +174,8 @@ Result<std::vector<BackendDesc>> heuristic_engine_configs(const BackendDesc& gra
   int64_t count = 0;
   KILN_CUDNN_TRY(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
                                           &count, nullptr));
-  std::vector<BackendDesc> configs;
-  if (count <= 0) return configs;
-  std::vector<cudnnBackendDescriptor_t> raw;
-  for (int64_t i = 0; i < count; ++i) {
-    KILN_ASSIGN_OR_RETURN(BackendDesc c, BackendDesc::create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR));
-    raw.push_back(c.get());
-    configs.push_back(std::move(c));
-  }
-  int64_t got = 0;
-  KILN_CUDNN_TRY(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                          count, &got, raw.data()));
-  configs.resize(static_cast<size_t>(std::clamp<int64_t>(got, 0, count)));
-  return configs;
+  if (count <= 0) return std::vector<BackendDesc>{};
+  return descriptor_array(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, count);
 }
 
 bool EngineConfigInfo::has_note(cudnnBackendNumericalNote_t n) const {
@@ -188,23 +198,16 @@ Result<EngineConfigInfo> engine_config_info(const BackendDesc& config) {
   note_count = std::clamp<int64_t>(note_count, 0, static_cast<int64_t>(notes.size()));
   info.notes.assign(notes.begin(), notes.begin() + note_count);
 
-  std::vector<BackendDesc> choices;
-  std::vector<cudnnBackendDescriptor_t> raw;
-  for (int64_t i = 0; i < kMaxKnobs; ++i) {
-    KILN_ASSIGN_OR_RETURN(BackendDesc c, BackendDesc::create(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR));
-    raw.push_back(c.get());
-    choices.push_back(std::move(c));
-  }
-  int64_t knob_count = 0;
-  KILN_CUDNN_TRY(cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_KNOB_CHOICES,
-                                          CUDNN_TYPE_BACKEND_DESCRIPTOR, kMaxKnobs, &knob_count, raw.data()));
-  knob_count = std::clamp<int64_t>(knob_count, 0, kMaxKnobs);
-  for (int64_t i = 0; i < knob_count; ++i) {
+  KILN_ASSIGN_OR_RETURN(std::vector<BackendDesc> choices,
+                        descriptor_array(config, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR,
+                                         kMaxKnobs));
+  for (const BackendDesc& choice : choices) {
     cudnnBackendKnobType_t type{};
     int64_t value = 0;
     KILN_CUDNN_TRY(
-        cudnnBackendGetAttribute(raw[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &n, &type));
-    KILN_CUDNN_TRY(cudnnBackendGetAttribute(raw[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &n, &value));
+        cudnnBackendGetAttribute(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &n, &type));
+    KILN_CUDNN_TRY(
+        cudnnBackendGetAttribute(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &n, &value));
     info.knobs.emplace_back(static_cast<int64_t>(type), value);
   }
   return info;

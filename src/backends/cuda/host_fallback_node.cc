@@ -11,14 +11,11 @@ namespace {
 
 class HostFallbackNode final : public PreparedNode {
  public:
-  HostFallbackNode(const Node& node, std::vector<Dims> in, std::vector<Dims> out)
-      : node_(node), in_dims_(std::move(in)), out_dims_(std::move(out)) {}
+  HostFallbackNode(const Node& node, ref::KernelFn fn, std::vector<Dims> in, std::vector<Dims> out)
+      : node_(node), fn_(fn), in_dims_(std::move(in)), out_dims_(std::move(out)) {}
 
   Status enqueue(const LaunchContext& ctx, std::span<void* const> inputs,
-                 std::span<void* const> outputs) const override {
-    ref::KernelFn fn = ref::find_kernel(node_.domain, node_.op_type);
-    if (!fn) return Status::unsupported(fmt::format("{}: no kernel on the GPU or the host", node_.describe()));
-    std::vector<Tensor> host_inputs(node_.inputs.size());
+                 std::span<void* const> outputs) const override {    std::vector<Tensor> host_inputs(node_.inputs.size());
     std::vector<const Tensor*> input_ptrs(node_.inputs.size(), nullptr);
     for (size_t i = 0; i < node_.inputs.size(); ++i) {
       const Value* v = node_.inputs[i];
@@ -36,7 +33,7 @@ class HostFallbackNode final : public PreparedNode {
     KILN_CUDA_TRY(cudaStreamSynchronize(ctx.stream));
     std::vector<Tensor> host_outputs(node_.outputs.size());
     ref::KernelContext kc(node_, input_ptrs, &host_outputs);
-    KILN_RETURN_IF_ERROR(fn(kc));
+    KILN_RETURN_IF_ERROR(fn_(kc));
     for (size_t i = 0; i < node_.outputs.size(); ++i) {
       if (!node_.outputs[i]) continue;
       const Tensor& t = host_outputs[i];
@@ -53,15 +50,18 @@ class HostFallbackNode final : public PreparedNode {
 
  private:
   const Node& node_;
+  ref::KernelFn fn_;
   std::vector<Dims> in_dims_, out_dims_;
 };
 
 }  // namespace
 
-std::unique_ptr<PreparedNode> make_host_fallback_node(const Node& node, std::span<const Dims> input_dims,
-                                                      std::span<const Dims> output_dims) {
-  return std::make_unique<HostFallbackNode>(node, std::vector<Dims>(input_dims.begin(), input_dims.end()),
-                                            std::vector<Dims>(output_dims.begin(), output_dims.end()));
+Result<std::unique_ptr<PreparedNode>> make_host_fallback_node(const Node& node, std::span<const Dims> input_dims,
+                                                              std::span<const Dims> output_dims) {
+  ref::KernelFn fn = ref::find_kernel(node.domain, node.op_type);
+  if (!fn) return Status::unsupported(fmt::format("{}: no kernel on the GPU or the host", node.describe()));
+  return std::unique_ptr<PreparedNode>(new HostFallbackNode(node, fn, std::vector<Dims>(input_dims.begin(), input_dims.end()),
+                                            std::vector<Dims>(output_dims.begin(), output_dims.end())));
 }
 
 }  // namespace kiln::cuda

@@ -10,7 +10,8 @@
 
 namespace kiln::cuda {
 
-std::unique_ptr<PreparedNode> make_host_fallback_node(const Node& node, std::span<const Dims> input_dims,
-                                                      std::span<const Dims> output_dims);
+/// Errors when the reference backend has no kernel for the node either.
+Result<std::unique_ptr<PreparedNode>> make_host_fallback_node(const Node& node, std::span<const Dims> input_dims,
+                                                              std::span<const Dims> output_dims);
 
 }  // namespace kiln::cuda
