@@ -31,10 +31,14 @@ def main():
     rows, builds = [], {}
     for path in sorted(glob.glob(os.path.join(args.results, "bench_*.json"))):
         b = json.load(open(path))
-        model, prec = re.match(r"bench_(.+)_(fp16|fp32|tf32|int8)\.json", os.path.basename(path)).groups()
-        log = open(os.path.join(args.results, f"build_{model}_{prec}.log")).read()
+        model, prec, variant = re.match(r"bench_(.+?)_(fp16|fp32|tf32|int8)(_latency)?\.json",
+                                        os.path.basename(path)).groups()
+        variant = variant or ""
+        log = open(os.path.join(args.results, f"build_{model}_{prec}{variant}.log")).read()
         m = re.search(r"([0-9.]+) s wall", log)
-        builds[f"{model}_{prec}"] = float(m.group(1)) if m else None
+        builds[f"{model}_{prec}{variant}"] = float(m.group(1)) if m else None
+        if variant:  # the latency engine: tactics timed at batch 1
+            prec += " (opt batch 1)"
         for r in b["results"]:
             t = torch.get((model, prec, r["batch"]))
             g = r.get("gpu", {})
@@ -48,6 +52,11 @@ def main():
                 "torch_img_s": t["img_s"] if t else None, "torch_ms": t["ms"] if t else None,
                 "ratio_compute_vs_torch": round(g.get("compute_throughput", 0) / t["img_s"], 3) if t else None,
             })
+    # INT8 beside kiln's own FP16 at the same batch (the bar: 1.5x at batch 128).
+    fp16 = {(r["model"], r["batch"]): r["kiln_compute_img_s"] for r in rows if r["precision"] == "fp16"}
+    for r in rows:
+        if r["precision"] == "int8" and fp16.get((r["model"], r["batch"])):
+            r["ratio_int8_vs_kiln_fp16"] = round(r["kiln_compute_img_s"] / fp16[(r["model"], r["batch"])], 3)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     out = {"device": machine, "date": b["date"][:10] if rows else "", "commit": commit, "command": args.command,
            "peer": "PyTorch 2.11 (channels-last, cuDNN autotune, CUDA-graph replay), same device call",
@@ -63,6 +72,10 @@ def main():
             f.write(f"| {r['model']} | {r['precision']} | {r['batch']} | {r['kiln_compute_img_s']:,} | "
                     f"{r['torch_img_s'] or '-'} | {r['ratio_compute_vs_torch'] or '-'} | {r['kiln_compute_ms']} | "
                     f"{r['torch_ms'] or '-'} | {r['kiln_end_to_end_img_s']:,} | {r['h2d_ms']} |\n")
+        for r in rows:
+            if "ratio_int8_vs_kiln_fp16" in r:
+                f.write(f"\nINT8 / kiln FP16, {r['model']} batch {r['batch']}: {r['ratio_int8_vs_kiln_fp16']}x")
+        f.write("\n\nTensorRT's published ResNet-50 INT8 figure (MLPerf v4.0 offline, one H100): 88,714 img/s.\n")
         f.write("\nBuild times (kiln build --device cuda, tactics timed at batch 32, fresh timing cache): " +
                 ", ".join(f"{k} {v:.1f} s" for k, v in builds.items() if v) + "\n")
     print(open(args.out + ".md").read())

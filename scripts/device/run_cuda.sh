@@ -30,9 +30,12 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
   cp "$OUT/machine.txt" "$B/results/"
   python3 "$ROOT/bench/export_models.py" --out "$B/models" ${BENCH_MODELS:-resnet50 mobilenet_v2} > "$B/results/export.log" 2>&1
   for m in ${BENCH_MODELS:-resnet50 mobilenet_v2}; do
-    for p in ${BENCH_PRECISIONS:-fp16 tf32 fp32}; do
+    for p in ${BENCH_PRECISIONS:-fp16 int8 tf32 fp32}; do
+      # INT8: calibrated on the host CPU (kiln's CPU engine) with the staged photos.
+      calib=()
+      [ "$p" = int8 ] && calib=(--calib-data "$K/pkg/images" --preprocess imagenet --calib-samples "${CALIB_SAMPLES:-32}")
       /usr/bin/time -f "%e s wall" "$KILN" build "$B/models/$m.onnx" --device cuda --precision "$p" --batch 1:32:128 \
-        -o "$B/engines" --timing-cache "$B/results/timing_cache.json" > "$B/results/build_${m}_$p.log" 2>&1
+        "${calib[@]}" -o "$B/engines" --timing-cache "$B/results/timing_cache.json" > "$B/results/build_${m}_$p.log" 2>&1
       echo "build $m $p: $(tail -1 "$B/results/build_${m}_$p.log")"
       "$KILN" bench "$B/engines/${m}_$p.kiln" --device cuda --batch ${BENCH_BATCHES:-1,16,32,128} \
         --duration "${BENCH_SECONDS:-2}" ${BENCH_PROFILE:+--profile} --json "$B/results/bench_${m}_$p.json" > "$B/results/bench_${m}_$p.log" 2>&1
@@ -40,6 +43,15 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
       tar -C "$B" -czf "$OUT/bench.tar.gz" results  # after every engine: a run cut short still returns its part
     done
   done
+  # A latency engine: tactics timed at batch 1 (--batch 1:1:32), benchmarked at batch 1 (BENCH_LATENCY=1).
+  if [ -n "${BENCH_LATENCY:-}" ]; then
+    m=resnet50
+    "$KILN" build "$B/models/$m.onnx" --device cuda --precision fp16 --batch 1:1:32 -o "$B/engines/latency" \
+      --timing-cache "$B/results/timing_cache.json" > "$B/results/build_${m}_fp16_latency.log" 2>&1
+    "$KILN" bench "$B/engines/latency/${m}_fp16.kiln" --device cuda --batch 1 --duration "${BENCH_SECONDS:-2}" \
+      --json "$B/results/bench_${m}_fp16_latency.json" > "$B/results/bench_${m}_fp16_latency.log" 2>&1
+    grep -A6 "GPU phases" "$B/results/bench_${m}_fp16_latency.log" || tail -5 "$B/results/bench_${m}_fp16_latency.log"
+  fi
   if [ -z "${SKIP_TORCH:-}" ]; then
     (cd "$B/results" && OUT="$B/results" PYTHONUNBUFFERED=1 timeout 300 python3 "$K/pkg/torch_gpu_baseline.py" \
       > torch_baseline.log 2>&1)

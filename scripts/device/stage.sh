@@ -26,6 +26,8 @@ ldd "$PKG/bin/kiln" "$PKG/bin/cuda_tests" | awk '/=>/ {print $3}' | sort -u |
 for m in squeezenet1.0 st_mobilenet_v2_0.35_128_flowers_fp32 ultraface mnist_8 onnx_light_untrained; do
   [ -d "$SHARED/models/$m" ] && cp -r "$SHARED/models/$m" "$PKG/models/"
 done
+# Photos to calibrate INT8 engines on (the bench builds them there).
+[ -d "$SHARED/images" ] && cp -r "$SHARED/images" "$PKG/images"
 cp "$SHARED/peers/torch_gpu_baseline.py" "$PKG/" 2>/dev/null || true
 tar -C "$STAGE" -cJf "$STAGE/kiln-stage.tar.xz" pkg
 rm -rf "$PKG"

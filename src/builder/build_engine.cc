@@ -153,9 +153,6 @@ Status check_backend_options(const BuildOptions& options) {
     return {};
   }
 #ifdef KILN_HAVE_CUDA
-  if (options.precision == Precision::kINT8)
-    return Status::unsupported("INT8 engines for the cuda backend are not implemented yet (build INT8 for the cpu "
-                               "backend, or fp16 / tf32 / fp32 for cuda)");
   Status gpu = cuda::cuda_device_available();
   if (!gpu.ok())
     return Status::unsupported(fmt::format("building a cuda engine needs a GPU, because tactics are timed on it: {}",

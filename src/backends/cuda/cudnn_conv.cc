@@ -11,6 +11,8 @@
 #include <set>
 
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/cudnn_conv_shapes.h"
+#include "backends/cuda/cudnn_engine_choice.h"
 #include "backends/cuda/cudnn_graph.h"
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/epilogue.h"
@@ -30,27 +32,6 @@ constexpr int64_t kUidX = 1, kUidW = 2, kUidY = 3, kUidB = 4, kUidZ = 5, kUidVir
 constexpr size_t kMaxCandidates = 4;
 // The alignment the tensors are described with (and enqueue checks).
 constexpr uintptr_t kAlignment = 16;
-
-// Row-major strides of `dims`.
-std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims) {
-  std::vector<int64_t> s(dims.size(), 1);
-  for (size_t i = dims.size(); i-- > 1;) s[i - 1] = s[i] * dims[i];
-  return s;
-}
-
-// Strides of logical [N, C, spatial...] dims stored channels-last ([N, spatial..., C]).
-std::vector<int64_t> channels_last_strides(const std::vector<int64_t>& dims) {
-  std::vector<int64_t> s(dims.size(), 1);
-  const int64_t c = dims[1];
-  int64_t acc = c;
-  for (size_t i = dims.size(); i-- > 2;) {
-    s[i] = acc;
-    acc *= dims[i];
-  }
-  s[1] = 1;
-  s[0] = acc;
-  return s;
-}
 
 // The activation as a cuDNN pointwise op, when cuDNN has one with the same semantics.
 std::optional<PointwiseSpec> cudnn_activation(const FusedActivation& a) {
@@ -98,33 +79,12 @@ struct ConvNode {
   std::string name;  // node.describe(), for errors
   DataType dtype = DataType::kF32;
   cudnnDataType_t io = CUDNN_DATA_FLOAT;
-  bool nhwc = false;
-  size_t spatial = 2;  // spatial axes of the node (1, 2 or 3)
-  int64_t group = 1;
-  Dims w_dims;         // [K, C/group, k...]
-  WindowAttrs window;
+  ConvGeometry geo;
   bool has_bias = false;
   bool has_z = false, z_constant = false;
   FusedActivation act;
   std::optional<PointwiseSpec> act_pointwise;  // set when cuDNN can apply the activation
   bool allow_tf32 = false;
-};
-
-// The shapes of one prepare, in cuDNN's logical order [N, C, spatial...] (1-D convs get a unit H axis).
-struct ConvShapes {
-  std::vector<int64_t> x, w, y, b;
-  std::vector<int64_t> x_strides, w_strides, y_strides, b_strides;
-  ConvSpec conv;
-  int64_t y_count = 0;
-  int64_t y_inner = 1;  // elements per (n, k) run in NCHW: the output's spatial size
-  int64_t channels = 0;
-};
-
-// One operation graph and the descriptors it refers to (declared so the graph is destroyed first).
-struct BuiltGraph {
-  DescList keep;
-  BackendDesc graph;
-  std::vector<int64_t> uids;  // the non-virtual tensors to bind, in order
 };
 
 bool graph_has_bias(ConvPath p, const ConvNode& n) { return n.has_bias && p != ConvPath::kConv; }
@@ -211,30 +171,6 @@ bool acceptable(const EngineConfigInfo& info, const ConvNode& n) {
   return true;
 }
 
-// The graphs worth trying at some shapes, most fused first (those cuDNN could not build are left out).
-struct PathGraph {
-  ConvPath path;
-  BuiltGraph graph;
-};
-
-// An engine config of one of those graphs, with its rank: tier 0 the heuristics' mode A, tier 1 mode
-// FALLBACK, tier 2 the generic engines with the STRICT_NAN_PROP note (seen on an H100 with cuDNN 9.14: engine
-// 0, 40-500x slower than the others), used only when nothing else runs.
-struct RankedConfig {
-  size_t graph = 0;  // index into the PathGraph list
-  BackendDesc config;
-  EngineConfigInfo info;
-  int tier = 0;
-};
-
-// One engine config that runs, with its plan.
-struct ChosenConfig {
-  DescList keep;  // engine / knob choices of a re-created config
-  BackendDesc config;
-  ExecutionPlan plan;
-  CudnnTactic tactic;
-};
-
 Result<std::vector<PathGraph>> build_graphs(cudnnHandle_t handle, const ConvNode& n, const ConvShapes& s,
                                             std::string& last_error) {
   std::vector<PathGraph> graphs;
@@ -247,99 +183,6 @@ Result<std::vector<PathGraph>> build_graphs(cudnnHandle_t handle, const ConvNode
     graphs.push_back({path, std::move(*g)});
   }
   return graphs;
-}
-
-// Every acceptable engine config the heuristics (modes A and FALLBACK) offer for the graphs, best first:
-// by tier, then graph (most fused first), then the heuristics' order. Duplicates are dropped.
-std::vector<RankedConfig> ranked_configs(const ConvNode& n, const std::vector<PathGraph>& graphs,
-                                         std::string& last_error) {
-  std::vector<RankedConfig> ranked;
-  std::set<std::string> seen;
-  for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
-    for (size_t gi = 0; gi < graphs.size(); ++gi) {
-      auto configs = heuristic_engine_configs(graphs[gi].graph.graph, mode);
-      if (!configs.ok()) {
-        last_error = configs.status().message();
-        continue;
-      }
-      for (BackendDesc& cfg : *configs) {
-        auto info = engine_config_info(cfg);
-        if (!info.ok()) {
-          last_error = info.status().message();
-          continue;
-        }
-        if (!acceptable(*info, n)) {
-          last_error = fmt::format("engine {} has numerical notes this precision excludes", info->engine);
-          continue;
-        }
-        CudnnTactic t{graphs[gi].path, info->engine, info->knobs};
-        if (!seen.insert(t.to_string()).second) continue;
-        RankedConfig r;
-        r.graph = gi;
-        r.tier = info->has_note(CUDNN_NUMERICAL_NOTE_STRICT_NAN_PROP) ? 2 : mode == CUDNN_HEUR_MODE_A ? 0 : 1;
-        r.config = std::move(cfg);
-        r.info = std::move(*info);
-        ranked.push_back(std::move(r));
-      }
-    }
-  }
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const RankedConfig& a, const RankedConfig& b) { return a.tier < b.tier; });
-  return ranked;
-}
-
-// The execution plan of a ranked config, when it finalizes within the workspace limit.
-Result<ExecutionPlan> plan_for(cudnnHandle_t handle, const BackendDesc& config, int64_t engine,
-                               size_t workspace_limit) {
-  KILN_ASSIGN_OR_RETURN(ExecutionPlan plan, make_execution_plan(handle, config));
-  if (static_cast<uint64_t>(plan.workspace_bytes) > workspace_limit)
-    return Status::unsupported(fmt::format("engine {} needs {} bytes of workspace, over the limit of {}", engine,
-                                           plan.workspace_bytes, workspace_limit));
-  return plan;
-}
-
-// The order in which candidate_tactics offers ranked configs: first the best config of every distinct
-// (graph, engine) of mode A, then their second best, then the best of every FALLBACK engine, then the rest
-// (so a few knob variants of one engine do not crowd out other engines and graphs).
-std::vector<size_t> candidate_order(const std::vector<RankedConfig>& ranked) {
-  struct Group {
-    int tier;
-    std::vector<size_t> members;
-  };
-  std::vector<Group> groups;
-  std::vector<std::pair<size_t, int64_t>> keys;
-  for (size_t i = 0; i < ranked.size(); ++i) {
-    if (ranked[i].tier > 1) continue;
-    std::pair<size_t, int64_t> key{ranked[i].graph, ranked[i].info.engine};
-    auto it = std::find(keys.begin(), keys.end(), key);
-    if (it == keys.end()) {
-      keys.push_back(key);
-      groups.push_back({ranked[i].tier, {i}});
-    } else {
-      groups[static_cast<size_t>(it - keys.begin())].members.push_back(i);
-    }
-  }
-  std::vector<size_t> order;
-  auto take = [&](int tier, size_t round) {
-    for (const Group& g : groups)
-      if (g.tier == tier && round < g.members.size()) order.push_back(g.members[round]);
-  };
-  take(0, 0);
-  take(0, 1);
-  take(1, 0);
-  for (size_t round = 2;; ++round) {
-    const size_t before = order.size();
-    take(0, round);
-    if (order.size() == before) break;
-  }
-  for (size_t round = 1;; ++round) {
-    const size_t before = order.size();
-    take(1, round);
-    if (order.size() == before) break;
-  }
-  if (order.empty())  // only generic engines: offer those
-    for (size_t i = 0; i < ranked.size(); ++i) order.push_back(i);
-  return order;
 }
 
 // A prepared convolution: the graph, its plan, and what the epilogue kernel still has to do.
@@ -403,7 +246,7 @@ class PreparedConv : public PreparedNode {
       EpilogueArgs a;
       a.count = shapes.y_count;
       a.channels = shapes.channels;
-      a.inner = node.nhwc ? 1 : shapes.y_inner;
+      a.inner = node.geo.nhwc ? 1 : shapes.y_inner;
       a.dtype = node.dtype == DataType::kF16 ? EpilogueDtype::kF16 : EpilogueDtype::kF32;
       a.act = node.act.kind;
       a.p0 = node.act.p0;
@@ -444,137 +287,45 @@ class CudnnConvKernel : public CudaKernel {
 
   Result<std::vector<std::string>> candidate_tactics(const LaunchContext& ctx, std::span<const Dims> input_dims,
                                                      std::span<const Dims> output_dims) const override {
-    auto shapes = conv_shapes(input_dims, output_dims);
+    auto shapes = node_shapes(input_dims, output_dims);
     if (!shapes.ok()) return shapes.status().with_context(node_.name);
-    std::vector<std::string> ids;
-    if (shapes->y_count == 0) return ids;
+    if (shapes->y_count == 0) return std::vector<std::string>{};
     std::string last_error;
     auto graphs = build_graphs(ctx.cudnn, node_, *shapes, last_error);
     if (!graphs.ok()) return graphs.status().with_context(node_.name);
-    const std::vector<RankedConfig> ranked = ranked_configs(node_, *graphs, last_error);
-    for (size_t i : candidate_order(ranked)) {
-      if (ids.size() >= kMaxCandidates) break;
-      const RankedConfig& r = ranked[i];
-      if (!plan_for(ctx.cudnn, r.config, r.info.engine, ctx.workspace_limit).ok()) continue;
-      ids.push_back(CudnnTactic{(*graphs)[r.graph].path, r.info.engine, r.info.knobs}.to_string());
-    }
-    return ids;
+    return candidate_tactic_ids(ctx.cudnn, *graphs, filter(), ctx.workspace_limit, kMaxCandidates);
   }
 
  private:
-  Result<ConvShapes> conv_shapes(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const {
-    const ConvNode& n = node_;
+  ConfigFilter filter() const {
+    return [this](const EngineConfigInfo& info) { return acceptable(info, node_); };
+  }
+
+  Result<ConvShapes> node_shapes(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const {
     if (input_dims.empty() || output_dims.empty())
       return Status::internal("prepare needs the input and output shapes");
-    const Dims& xd = input_dims[0];
-    const size_t rank = n.spatial + 2;
-    if (xd.size() != rank)
-      return Status::shape_mismatch(fmt::format("X is {}, expected rank {}", dims_to_string(xd), rank));
-    // The node's X in logical [N, C, spatial...] order.
-    Dims x_logical = xd;
-    if (n.nhwc) x_logical = {xd[0], xd[3], xd[1], xd[2]};
-    const int64_t c = x_logical[1];
-    if (c != n.w_dims[1] * n.group)
-      return Status::shape_mismatch(fmt::format("X has {} channels, but W {} with group {} expects {}", c,
-                                                dims_to_string(n.w_dims), n.group, n.w_dims[1] * n.group));
-    Dims in_spatial(x_logical.begin() + 2, x_logical.end());
-    auto geo = window_geometry(n.window, in_spatial);
-    if (!geo.ok()) return Status::invalid_argument(geo.status().message());
-    const int64_t k = n.w_dims[0];
-    Dims y_logical = {x_logical[0], k};
-    y_logical.insert(y_logical.end(), geo->out.begin(), geo->out.end());
-    Dims y_node = n.nhwc ? Dims{y_logical[0], y_logical[2], y_logical[3], y_logical[1]} : y_logical;
-    if (output_dims[0] != y_node)
-      return Status::shape_mismatch(fmt::format("Y is {}, but the convolution of X {} gives {}",
-                                                dims_to_string(output_dims[0]), dims_to_string(xd),
-                                                dims_to_string(y_node)));
-    if (n.has_z && (input_dims.size() < 4 || input_dims[3] != y_node))
+    KILN_ASSIGN_OR_RETURN(ConvShapes s, conv_shapes(node_.geo, input_dims[0], output_dims[0]));
+    if (node_.has_z && (input_dims.size() < 4 || input_dims[3] != output_dims[0]))
       return Status::unsupported(fmt::format("Z {} must have Y's shape {} (no broadcasting)",
                                              input_dims.size() > 3 ? dims_to_string(input_dims[3]) : "?",
-                                             dims_to_string(y_node)));
-
-    ConvShapes s;
-    s.channels = k;
-    s.y_count = element_count(y_logical);
-    s.y_inner = element_count(Dims(y_logical.begin() + 2, y_logical.end()));
-    s.x = x_logical;
-    s.y = y_logical;
-    s.w = n.w_dims;
-    s.conv.compute = CUDNN_DATA_FLOAT;
-    const size_t sp = n.spatial;
-    for (size_t i = 0; i < sp; ++i) {
-      s.conv.pre_pads.push_back(geo->pads[i]);
-      s.conv.post_pads.push_back(geo->pads[i + sp]);
-      s.conv.strides.push_back(n.window.strides[i]);
-      s.conv.dilations.push_back(n.window.dilations[i]);
-    }
-    if (sp == 1) {  // 1-D as 2-D with a unit H axis
-      s.x.insert(s.x.begin() + 2, 1);
-      s.y.insert(s.y.begin() + 2, 1);
-      s.w.insert(s.w.begin() + 2, 1);
-      s.conv.pre_pads.insert(s.conv.pre_pads.begin(), 0);
-      s.conv.post_pads.insert(s.conv.post_pads.begin(), 0);
-      s.conv.strides.insert(s.conv.strides.begin(), 1);
-      s.conv.dilations.insert(s.conv.dilations.begin(), 1);
-    }
-    s.b.assign(s.y.size(), 1);
-    s.b[1] = k;
-    auto strides = n.nhwc ? channels_last_strides : packed_strides;
-    s.x_strides = strides(s.x);
-    s.y_strides = strides(s.y);
-    s.w_strides = strides(s.w);  // KRSC memory for NHWC (uploaded so), KCRS otherwise
-    s.b_strides = strides(s.b);
+                                             dims_to_string(output_dims[0])));
     return s;
   }
 
   Result<std::unique_ptr<PreparedConv>> prepare_conv(const LaunchContext& ctx, std::span<const Dims> input_dims,
                                                      std::span<const Dims> output_dims) const {
-    KILN_ASSIGN_OR_RETURN(ConvShapes shapes, conv_shapes(input_dims, output_dims));
+    KILN_ASSIGN_OR_RETURN(ConvShapes shapes, node_shapes(input_dims, output_dims));
     if (shapes.y_count == 0) return PreparedConv::make_empty();
-    std::string last_error = "no engine config offered";
+    std::string last_error;
     KILN_ASSIGN_OR_RETURN(std::vector<PathGraph> graphs, build_graphs(ctx.cudnn, node_, shapes, last_error));
-
-    // The configured tactic first, when its graph is one of this node's and it still runs at these shapes.
-    if (tactic_) {
-      for (PathGraph& pg : graphs) {
-        if (pg.path != tactic_->path) continue;
-        DescList keep;
-        auto config = make_engine_config(pg.graph.graph, tactic_->engine, tactic_->knobs, keep);
-        if (!config.ok()) {
-          last_error = config.status().message();
-          break;
-        }
-        auto info = engine_config_info(*config);
-        if (!info.ok() || !acceptable(*info, node_)) {
-          last_error = info.ok() ? "the tactic's engine has numerical notes this precision excludes"
-                                 : info.status().message();
-          break;
-        }
-        auto plan = plan_for(ctx.cudnn, *config, tactic_->engine, ctx.workspace_limit);
-        if (!plan.ok()) {
-          last_error = plan.status().message();
-          break;
-        }
-        ChosenConfig chosen{std::move(keep), std::move(*config), std::move(*plan), *tactic_};
-        return PreparedConv::make(node_, constants_, shapes, std::move(pg.graph), std::move(chosen));
-      }
-    }
-
-    // Else the first ranked config that runs.
-    std::vector<RankedConfig> ranked = ranked_configs(node_, graphs, last_error);
-    for (RankedConfig& r : ranked) {
-      auto plan = plan_for(ctx.cudnn, r.config, r.info.engine, ctx.workspace_limit);
-      if (!plan.ok()) {
-        last_error = plan.status().message();
-        continue;
-      }
-      PathGraph& pg = graphs[r.graph];
-      ChosenConfig chosen{{}, std::move(r.config), std::move(*plan), CudnnTactic{pg.path, r.info.engine, r.info.knobs}};
-      return PreparedConv::make(node_, constants_, shapes, std::move(pg.graph), std::move(chosen));
-    }
-    return Status::unsupported(fmt::format("no cuDNN engine config runs this convolution (X {}, W {}, {} {}): {}",
-                                           dims_to_string(input_dims[0]), dims_to_string(node_.w_dims),
-                                           dtype_name(node_.dtype), node_.nhwc ? "NHWC" : "NCHW", last_error));
+    auto chosen = choose_plan(ctx.cudnn, graphs, tactic_, filter(), ctx.workspace_limit, last_error);
+    if (!chosen.ok())
+      return Status::unsupported(fmt::format("no cuDNN engine config runs this convolution (X {}, W {}, {} {}): {}",
+                                             dims_to_string(input_dims[0]), dims_to_string(node_.geo.w_dims),
+                                             dtype_name(node_.dtype), node_.geo.nhwc ? "NHWC" : "NCHW",
+                                             chosen.status().message()));
+    return PreparedConv::make(node_, constants_, shapes, std::move(graphs[chosen->graph].graph),
+                              std::move(chosen->chosen));
   }
 
   ConvNode node_;
@@ -582,25 +333,6 @@ class CudnnConvKernel : public CudaKernel {
   std::string tactic_id_;
   std::optional<CudnnTactic> tactic_;
 };
-
-// W [K, C/g, k...] (KCRS) as KRSC: the filter with channels-last strides.
-Tensor to_krsc(const Tensor& w) {
-  const Dims& d = w.dims();
-  const int64_t k = d[0], c = d[1];
-  const int64_t rs = element_count(Dims(d.begin() + 2, d.end()));
-  Dims out_dims = {k};
-  out_dims.insert(out_dims.end(), d.begin() + 2, d.end());
-  out_dims.push_back(c);
-  Tensor out(w.dtype(), out_dims);
-  const size_t es = dtype_size(w.dtype());
-  const auto* src = static_cast<const unsigned char*>(w.raw());
-  auto* dst = static_cast<unsigned char*>(out.raw());
-  for (int64_t ki = 0; ki < k; ++ki)
-    for (int64_t ci = 0; ci < c; ++ci)
-      for (int64_t p = 0; p < rs; ++p)
-        std::memcpy(dst + ((ki * rs + p) * c + ci) * es, src + ((ki * c + ci) * rs + p) * es, es);
-  return out;
-}
 
 const Value* input_value(const Node& node, size_t i) { return node.has_input(i) ? node.inputs[i] : nullptr; }
 
@@ -627,20 +359,12 @@ KernelResult make_conv_kernel(const Node& node, const KernelOptions& options) {
 
   const Tensor& wt = *w->constant;
   if (wt.rank() < 3 || wt.rank() > 5) return std::unique_ptr<CudaKernel>{};
-  n.spatial = static_cast<size_t>(wt.rank() - 2);
-  n.w_dims = wt.dims();
+  bool nhwc = false;
   if (fused) {
-    KILN_ASSIGN_OR_RETURN(n.nhwc, layout::is_nhwc(node));
-    if (n.nhwc && wt.rank() != 4) return std::unique_ptr<CudaKernel>{};
+    KILN_ASSIGN_OR_RETURN(nhwc, layout::is_nhwc(node));
+    if (nhwc && wt.rank() != 4) return std::unique_ptr<CudaKernel>{};
   }
-  n.group = node.attr_int("group", 1);
-  if (n.group < 1 || n.w_dims[0] % n.group != 0)
-    return Status::invalid_model(fmt::format("W {} does not split into group {}", wt.type_string(), n.group));
-  for (int64_t d : n.w_dims)
-    if (d < 1) return Status::invalid_model(fmt::format("W {} has an empty axis", wt.type_string()));
-  auto window = read_window_attrs(node, n.spatial, Dims(n.w_dims.begin() + 2, n.w_dims.end()), false);
-  if (!window.ok()) return Status::invalid_model(window.status().message());
-  n.window = std::move(*window);
+  KILN_ASSIGN_OR_RETURN(n.geo, read_conv_geometry(node, wt, nhwc));
 
   KILN_ASSIGN_OR_RETURN(std::optional<FusedActivation> act, read_fused_activation(node));
   if (!act) return std::unique_ptr<CudaKernel>{};
@@ -649,15 +373,15 @@ KernelResult make_conv_kernel(const Node& node, const KernelOptions& options) {
 
   auto constants = std::make_shared<ConvConstants>();
   {
-    Tensor wk = n.nhwc ? to_krsc(wt) : wt;
+    Tensor wk = n.geo.nhwc ? to_krsc(wt) : wt;
     KILN_ASSIGN_OR_RETURN(constants->w, DeviceBuffer::upload(wk.raw(), wk.byte_size()));
   }
   if (b) {
     if (!b->is_constant()) return std::unique_ptr<CudaKernel>{};  // uploaded as f32 at creation
     n.has_bias = true;
     const Tensor& bt = *b->constant;
-    if (bt.size() != n.w_dims[0])
-      return Status::invalid_model(fmt::format("bias B is {}, expected [{}]", bt.type_string(), n.w_dims[0]));
+    if (bt.size() != n.geo.w_dims[0])
+      return Status::invalid_model(fmt::format("bias B is {}, expected [{}]", bt.type_string(), n.geo.w_dims[0]));
     std::vector<float> bias(static_cast<size_t>(bt.size()));
     for (int64_t i = 0; i < bt.size(); ++i) bias[static_cast<size_t>(i)] = static_cast<float>(bt.element_as_double(i));
     KILN_ASSIGN_OR_RETURN(constants->b, DeviceBuffer::upload(bias.data(), bias.size() * sizeof(float)));

@@ -1,0 +1,171 @@
+#include "backends/cuda/cudnn_engine_choice.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace kiln::cuda {
+
+namespace {
+
+// An engine config of one of the graphs, with its rank: tier 0 the heuristics' mode A, tier 1 mode
+// FALLBACK, tier 2 the generic engines with the STRICT_NAN_PROP note, used only when nothing else runs.
+struct RankedConfig {
+  size_t graph = 0;  // index into the PathGraph list
+  BackendDesc config;
+  EngineConfigInfo info;
+  int tier = 0;
+};
+
+// Every acceptable engine config the heuristics (modes A and FALLBACK) offer for the graphs, best first:
+// by tier, then graph (most fused first), then the heuristics' order. Duplicates are dropped.
+std::vector<RankedConfig> ranked_configs(const std::vector<PathGraph>& graphs, const ConfigFilter& acceptable,
+                                         std::string& last_error) {
+  std::vector<RankedConfig> ranked;
+  std::set<std::string> seen;
+  for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    for (size_t gi = 0; gi < graphs.size(); ++gi) {
+      auto configs = heuristic_engine_configs(graphs[gi].graph.graph, mode);
+      if (!configs.ok()) {
+        last_error = configs.status().message();
+        continue;
+      }
+      for (BackendDesc& cfg : *configs) {
+        auto info = engine_config_info(cfg);
+        if (!info.ok()) {
+          last_error = info.status().message();
+          continue;
+        }
+        if (!acceptable(*info)) {
+          last_error = fmt::format("engine {} has numerical notes this precision excludes", info->engine);
+          continue;
+        }
+        CudnnTactic t{graphs[gi].path, info->engine, info->knobs};
+        if (!seen.insert(t.to_string()).second) continue;
+        RankedConfig r;
+        r.graph = gi;
+        r.tier = info->has_note(CUDNN_NUMERICAL_NOTE_STRICT_NAN_PROP) ? 2 : mode == CUDNN_HEUR_MODE_A ? 0 : 1;
+        r.config = std::move(cfg);
+        r.info = std::move(*info);
+        ranked.push_back(std::move(r));
+      }
+    }
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const RankedConfig& a, const RankedConfig& b) { return a.tier < b.tier; });
+  return ranked;
+}
+
+// The execution plan of a config, when it finalizes within the workspace limit.
+Result<ExecutionPlan> plan_for(cudnnHandle_t handle, const BackendDesc& config, int64_t engine,
+                               size_t workspace_limit) {
+  KILN_ASSIGN_OR_RETURN(ExecutionPlan plan, make_execution_plan(handle, config));
+  if (static_cast<uint64_t>(plan.workspace_bytes) > workspace_limit)
+    return Status::unsupported(fmt::format("engine {} needs {} bytes of workspace, over the limit of {}", engine,
+                                           plan.workspace_bytes, workspace_limit));
+  return plan;
+}
+
+// The order in which candidates are offered (see candidate_tactic_ids), so a few knob variants of one
+// engine do not crowd out other engines and graphs.
+std::vector<size_t> candidate_order(const std::vector<RankedConfig>& ranked) {
+  struct Group {
+    int tier;
+    std::vector<size_t> members;
+  };
+  std::vector<Group> groups;
+  std::vector<std::pair<size_t, int64_t>> keys;
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    if (ranked[i].tier > 1) continue;
+    std::pair<size_t, int64_t> key{ranked[i].graph, ranked[i].info.engine};
+    auto it = std::find(keys.begin(), keys.end(), key);
+    if (it == keys.end()) {
+      keys.push_back(key);
+      groups.push_back({ranked[i].tier, {i}});
+    } else {
+      groups[static_cast<size_t>(it - keys.begin())].members.push_back(i);
+    }
+  }
+  std::vector<size_t> order;
+  auto take = [&](int tier, size_t round) {
+    for (const Group& g : groups)
+      if (g.tier == tier && round < g.members.size()) order.push_back(g.members[round]);
+  };
+  take(0, 0);
+  take(0, 1);
+  take(1, 0);
+  for (size_t round = 2;; ++round) {
+    const size_t before = order.size();
+    take(0, round);
+    if (order.size() == before) break;
+  }
+  for (size_t round = 1;; ++round) {
+    const size_t before = order.size();
+    take(1, round);
+    if (order.size() == before) break;
+  }
+  if (order.empty())  // only generic engines: offer those
+    for (size_t i = 0; i < ranked.size(); ++i) order.push_back(i);
+  return order;
+}
+
+}  // namespace
+
+std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
+                                              const ConfigFilter& acceptable, size_t workspace_limit,
+                                              size_t max_candidates) {
+  std::string last_error;
+  const std::vector<RankedConfig> ranked = ranked_configs(graphs, acceptable, last_error);
+  std::vector<std::string> ids;
+  for (size_t i : candidate_order(ranked)) {
+    if (ids.size() >= max_candidates) break;
+    const RankedConfig& r = ranked[i];
+    if (!plan_for(handle, r.config, r.info.engine, workspace_limit).ok()) continue;
+    ids.push_back(CudnnTactic{graphs[r.graph].path, r.info.engine, r.info.knobs}.to_string());
+  }
+  return ids;
+}
+
+Result<ChosenPlan> choose_plan(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
+                               const std::optional<CudnnTactic>& tactic, const ConfigFilter& acceptable,
+                               size_t workspace_limit, std::string& last_error) {
+  // The configured tactic first, when its graph is one of this node's and it still runs at these shapes.
+  if (tactic) {
+    for (size_t gi = 0; gi < graphs.size(); ++gi) {
+      if (graphs[gi].path != tactic->path) continue;
+      DescList keep;
+      auto config = make_engine_config(graphs[gi].graph.graph, tactic->engine, tactic->knobs, keep);
+      if (!config.ok()) {
+        last_error = config.status().message();
+        break;
+      }
+      auto info = engine_config_info(*config);
+      if (!info.ok() || !acceptable(*info)) {
+        last_error = info.ok() ? "the tactic's engine has numerical notes this precision excludes"
+                               : info.status().message();
+        break;
+      }
+      auto plan = plan_for(handle, *config, tactic->engine, workspace_limit);
+      if (!plan.ok()) {
+        last_error = plan.status().message();
+        break;
+      }
+      return ChosenPlan{gi, ChosenConfig{std::move(keep), std::move(*config), std::move(*plan), *tactic}};
+    }
+  }
+  // Else the first ranked config that runs.
+  std::vector<RankedConfig> ranked = ranked_configs(graphs, acceptable, last_error);
+  for (RankedConfig& r : ranked) {
+    auto plan = plan_for(handle, r.config, r.info.engine, workspace_limit);
+    if (!plan.ok()) {
+      last_error = plan.status().message();
+      continue;
+    }
+    CudnnTactic t{graphs[r.graph].path, r.info.engine, r.info.knobs};
+    return ChosenPlan{r.graph, ChosenConfig{{}, std::move(r.config), std::move(*plan), std::move(t)}};
+  }
+  return Status::unsupported(last_error.empty() ? "no engine config offered" : last_error);
+}
+
+}  // namespace kiln::cuda

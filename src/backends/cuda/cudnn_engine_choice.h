@@ -1,0 +1,63 @@
+// Choosing cuDNN engine configs for a convolution node, shared by the float (cudnn_conv.cc) and integer
+// (cudnn_qconv.cc) kernels. A node offers one or more operation graphs ("paths", most fused first); the
+// heuristics' configs for all of them are ranked, offered as build-time candidates (tactic ids, see
+// cudnn_tactic.h), and at prepare the configured tactic is re-created or, failing that, the first ranked config
+// that runs is taken.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cudnn_graph.h"
+#include "backends/cuda/cudnn_tactic.h"
+
+namespace kiln::cuda {
+
+/// One operation graph and the descriptors it refers to (declared so the graph is destroyed first).
+struct BuiltGraph {
+  DescList keep;
+  BackendDesc graph;
+  std::vector<int64_t> uids;  ///< the non-virtual tensors to bind, in order
+};
+
+/// A graph of one path.
+struct PathGraph {
+  ConvPath path;
+  BuiltGraph graph;
+};
+
+/// One engine config that runs, with its plan.
+struct ChosenConfig {
+  DescList keep;  ///< engine / knob choices of a re-created config
+  BackendDesc config;
+  ExecutionPlan plan;
+  CudnnTactic tactic;
+};
+
+/// Whether an engine config's numerics are acceptable for the node (e.g. no TF32 for strict FP32).
+using ConfigFilter = std::function<bool(const EngineConfigInfo&)>;
+
+/// Up to `max_candidates` tactic ids worth timing: the best config of every distinct (graph, engine) of
+/// the heuristics' mode A first, then their second best, then mode FALLBACK's; the generic engines with the
+/// STRICT_NAN_PROP note (engine 0 on cuDNN 9.14: 40-500x slower) only when nothing else runs. Configs that
+/// need more workspace than `workspace_limit` are left out.
+std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
+                                              const ConfigFilter& acceptable, size_t workspace_limit,
+                                              size_t max_candidates);
+
+/// The chosen config and the index of its graph in `graphs`.
+struct ChosenPlan {
+  size_t graph = 0;
+  ChosenConfig chosen;
+};
+
+/// `tactic` re-created on its path's graph when it still runs there, else the first ranked config that does.
+/// An unsupported Status (with the last reason) when none runs; `last_error` collects reasons on the way.
+Result<ChosenPlan> choose_plan(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
+                               const std::optional<CudnnTactic>& tactic, const ConfigFilter& acceptable,
+                               size_t workspace_limit, std::string& last_error);
+
+}  // namespace kiln::cuda

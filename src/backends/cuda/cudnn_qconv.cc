@@ -1,0 +1,401 @@
+// kiln.QConv on cuDNN's graph API: int8 x int8 -> int32 convolution with the requantization fused into the
+// same operation graph (see cudnn_qconv.h for what runs and what gets no kernel).
+#include "backends/cuda/cudnn_qconv.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "backends/cuda/cuda_status.h"
+#include "backends/cuda/cudnn_conv_shapes.h"
+#include "backends/cuda/cudnn_engine_choice.h"
+#include "backends/cuda/cudnn_graph.h"
+#include "backends/cuda/device_buffer.h"
+#include "backends/cuda/kernels/kernel_factories.h"
+#include "backends/cuda/qconv_kernels.h"
+#include "ir/ops/layout_util.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+// QConv's inputs (src/ir/ops/qfused_ops.cc).
+enum QConvInput : size_t { kX = 0, kXScale, kXZp, kW, kWScale, kWZp, kYScale, kYZp, kB, kZ, kZScale, kZZp };
+
+// Unique ids of the graph's tensors (virtual intermediates from kUidVirtual on).
+constexpr int64_t kUidX = 1, kUidW = 2, kUidY = 3, kUidMult = 4, kUidBias = 5, kUidZ = 6, kUidZMult = 7,
+                  kUidVirtual = 100;
+constexpr size_t kMaxCandidates = 4;
+constexpr uintptr_t kAlignment = 16;
+// Offsets of the kernel's own scratch areas in the context's workspace.
+constexpr size_t kScratchAlignment = 256;
+// cuDNN's int8 convolutions want the input channels a multiple of this (PyTorch pads them likewise).
+constexpr int64_t kChannelMultiple = 4;
+
+size_t align_up(size_t n) { return (n + kScratchAlignment - 1) / kScratchAlignment * kScratchAlignment; }
+
+// What the kernel knows at creation.
+struct QConvNode {
+  std::string name;     // node.describe(), for errors
+  ConvGeometry geo;     // geo.w_dims has the padded channel count
+  int64_t channels = 0;  // X's channels in memory (before padding)
+  bool has_bias = false;
+  bool has_z = false;
+  float z_mult = 0.0f;   // z_scale / y_scale
+  float lo = -128.0f, hi = 127.0f;  // the activation's range in quantized units
+};
+
+struct QConvConstants {
+  DeviceBuffer w;       // KRSC int8, channels padded
+  DeviceBuffer mult;    // f32 [K]: x_scale * w_scale[k] / y_scale
+  DeviceBuffer bias;    // f32 [K]: B[k] * mult[k]
+  DeviceBuffer z_mult;  // f32 [1]
+};
+
+// The paths: "fused" runs conv, scale, bias, residual, clamp and the int8 store in one cuDNN graph; "conv"
+// has cuDNN write the accumulator as f32 to scratch and requantize_i8 do the rest.
+bool fused(ConvPath p) { return p == ConvPath::kFused; }
+
+Result<BuiltGraph> build_qgraph(cudnnHandle_t handle, const QConvNode& n, const ConvShapes& s, ConvPath path) {
+  BuiltGraph g;
+  auto tensor = [&](int64_t uid, cudnnDataType_t dt, const std::vector<int64_t>& dims,
+                    const std::vector<int64_t>& strides, bool is_virtual) -> Result<size_t> {
+    KILN_ASSIGN_OR_RETURN(BackendDesc t, make_tensor({uid, dt, dims, strides, is_virtual}));
+    g.keep.push_back(std::move(t));
+    return g.keep.size() - 1;
+  };
+  std::vector<size_t> ops;
+  auto add_op = [&](Result<BackendDesc> op) -> Status {
+    if (!op.ok()) return op.status();
+    g.keep.push_back(std::move(*op));
+    ops.push_back(g.keep.size() - 1);
+    return {};
+  };
+  int64_t next_virtual = kUidVirtual;
+  auto virtual_f32 = [&]() { return tensor(next_virtual++, CUDNN_DATA_FLOAT, s.y, s.y_strides, true); };
+
+  KILN_ASSIGN_OR_RETURN(size_t x, tensor(kUidX, CUDNN_DATA_INT8, s.x, s.x_strides, false));
+  KILN_ASSIGN_OR_RETURN(size_t w, tensor(kUidW, CUDNN_DATA_INT8, s.w, s.w_strides, false));
+  g.uids = {kUidX, kUidW, kUidY};
+  if (!fused(path)) {
+    KILN_ASSIGN_OR_RETURN(size_t acc, tensor(kUidY, CUDNN_DATA_FLOAT, s.y, s.y_strides, false));
+    KILN_RETURN_IF_ERROR(add_op(make_conv_fprop(s.conv, g.keep[x], g.keep[w], g.keep[acc], g.keep)));
+  } else {
+    KILN_ASSIGN_OR_RETURN(size_t acc, virtual_f32());
+    KILN_RETURN_IF_ERROR(add_op(make_conv_fprop(s.conv, g.keep[x], g.keep[w], g.keep[acc], g.keep)));
+    auto pointwise = [&](const PointwiseSpec& spec, size_t in, std::optional<size_t> operand,
+                         std::optional<size_t> out) -> Result<size_t> {
+      size_t o = 0;
+      if (out) {
+        o = *out;
+      } else {
+        KILN_ASSIGN_OR_RETURN(o, virtual_f32());
+      }
+      const BackendDesc* b = operand ? &g.keep[*operand] : nullptr;
+      KILN_RETURN_IF_ERROR(add_op(make_pointwise(spec, g.keep[in], b, g.keep[o], g.keep)));
+      return o;
+    };
+    PointwiseSpec mul, add, clamp;
+    mul.mode = CUDNN_POINTWISE_MUL;
+    add.mode = CUDNN_POINTWISE_ADD;
+    // RELU_FWD with both clips is a clamp: below lower_clip it gives lower_clip (slope 0).
+    clamp.mode = CUDNN_POINTWISE_RELU_FWD;
+    clamp.relu_lower_clip = n.lo;
+    clamp.relu_upper_clip = n.hi;
+    KILN_ASSIGN_OR_RETURN(size_t mult, tensor(kUidMult, CUDNN_DATA_FLOAT, s.b, s.b_strides, false));
+    g.uids.push_back(kUidMult);
+    KILN_ASSIGN_OR_RETURN(size_t cur, pointwise(mul, acc, mult, std::nullopt));
+    if (n.has_bias) {
+      KILN_ASSIGN_OR_RETURN(size_t bias, tensor(kUidBias, CUDNN_DATA_FLOAT, s.b, s.b_strides, false));
+      g.uids.push_back(kUidBias);
+      KILN_ASSIGN_OR_RETURN(cur, pointwise(add, cur, bias, std::nullopt));
+    }
+    if (n.has_z) {
+      KILN_ASSIGN_OR_RETURN(size_t z, tensor(kUidZ, CUDNN_DATA_INT8, s.y, s.y_strides, false));
+      const std::vector<int64_t> one(s.y.size(), 1);
+      KILN_ASSIGN_OR_RETURN(size_t zm, tensor(kUidZMult, CUDNN_DATA_FLOAT, one, one, false));
+      g.uids.push_back(kUidZ);
+      g.uids.push_back(kUidZMult);
+      KILN_ASSIGN_OR_RETURN(size_t scaled_z, pointwise(mul, z, zm, std::nullopt));
+      KILN_ASSIGN_OR_RETURN(cur, pointwise(add, cur, scaled_z, std::nullopt));
+    }
+    KILN_ASSIGN_OR_RETURN(size_t y, tensor(kUidY, CUDNN_DATA_INT8, s.y, s.y_strides, false));
+    KILN_RETURN_IF_ERROR(pointwise(clamp, cur, std::nullopt, y).status());
+  }
+  std::vector<const BackendDesc*> op_list;
+  for (size_t i : ops) op_list.push_back(&g.keep[i]);
+  KILN_ASSIGN_OR_RETURN(g.graph, make_operation_graph(handle, op_list));
+  return g;
+}
+
+// Integer accumulation is exact: every engine's numerics are acceptable except those that down-convert.
+bool acceptable(const EngineConfigInfo& info) { return !info.has_note(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS); }
+
+class PreparedQConv : public PreparedNode {
+ public:
+  PreparedQConv(const QConvNode& node, std::shared_ptr<const QConvConstants> constants, const ConvShapes& shapes,
+                BuiltGraph graph, ChosenConfig chosen)
+      : node_(node), constants_(std::move(constants)), graph_(std::move(graph)), chosen_(std::move(chosen)) {
+    count_ = shapes.y_count;
+    rows_ = shapes.x[0] * shapes.x[2] * shapes.x[3];
+    padded_channels_ = shapes.x[1];
+    pad_bytes_ = padded_channels_ != node_.channels ? align_up(static_cast<size_t>(rows_ * padded_channels_)) : 0;
+    acc_bytes_ = fused(chosen_.tactic.path) ? 0 : align_up(static_cast<size_t>(count_) * sizeof(float));
+  }
+
+  size_t workspace_bytes() const override {
+    return pad_bytes_ + acc_bytes_ + static_cast<size_t>(chosen_.plan.workspace_bytes);
+  }
+
+  Status enqueue(const LaunchContext& ctx, std::span<void* const> inputs,
+                 std::span<void* const> outputs) const override {
+    if (count_ == 0) return {};
+    auto input = [&](size_t i) -> void* { return i < inputs.size() ? inputs[i] : nullptr; };
+    void* x = input(kX);
+    void* z = node_.has_z ? input(kZ) : nullptr;
+    void* y = outputs.empty() ? nullptr : outputs[0];
+    if (!x || !y || (node_.has_z && !z)) return Status::internal(fmt::format("{}: a data pointer is null", node_.name));
+    if (workspace_bytes() > 0 && (!ctx.workspace || ctx.workspace_bytes < workspace_bytes()))
+      return Status::internal(fmt::format("{}: the context's workspace ({} bytes) is smaller than the {} bytes this "
+                                          "convolution needs", node_.name, ctx.workspace_bytes, workspace_bytes()));
+    auto* scratch = static_cast<char*>(ctx.workspace);
+    if (pad_bytes_) {
+      auto* padded = reinterpret_cast<int8_t*>(scratch);
+      Status s = cuda_status(launch_pad_channels_i8(static_cast<const int8_t*>(x), padded, rows_, node_.channels,
+                                                    padded_channels_, ctx.stream),
+                             "launch_pad_channels_i8");
+      if (!s.ok()) return s.with_context(node_.name);
+      x = padded;
+    }
+    void* acc = acc_bytes_ ? scratch + pad_bytes_ : nullptr;
+    void* cudnn_workspace = chosen_.plan.workspace_bytes > 0 ? scratch + pad_bytes_ + acc_bytes_ : nullptr;
+    std::vector<void*> ptrs;
+    for (int64_t uid : graph_.uids) {
+      void* p = uid == kUidX       ? x
+                : uid == kUidW     ? constants_->w.get()
+                : uid == kUidY     ? (acc ? acc : y)
+                : uid == kUidMult  ? constants_->mult.get()
+                : uid == kUidBias  ? constants_->bias.get()
+                : uid == kUidZ     ? z
+                                   : constants_->z_mult.get();
+      if (reinterpret_cast<uintptr_t>(p) % kAlignment != 0)
+        return Status::internal(fmt::format("{}: cuDNN tensor {} at {} is not {}-byte aligned", node_.name, uid, p,
+                                            kAlignment));
+      ptrs.push_back(p);
+    }
+    Status s = execute_plan(ctx.cudnn, chosen_.plan.plan, graph_.uids, ptrs, cudnn_workspace);
+    if (!s.ok()) return s.with_context(node_.name);
+    if (acc) {
+      RequantArgs a;
+      a.acc = static_cast<const float*>(acc);
+      a.mult = static_cast<const float*>(constants_->mult.get());
+      a.bias = node_.has_bias ? static_cast<const float*>(constants_->bias.get()) : nullptr;
+      a.z = static_cast<const int8_t*>(z);
+      a.z_mult = node_.z_mult;
+      a.y = static_cast<int8_t*>(y);
+      a.count = count_;
+      a.channels = node_.geo.w_dims[0];
+      a.lo = node_.lo;
+      a.hi = node_.hi;
+      Status e = cuda_status(launch_requantize_i8(a, ctx.stream), "launch_requantize_i8");
+      if (!e.ok()) return e.with_context(node_.name);
+    }
+    return {};
+  }
+
+ private:
+  QConvNode node_;
+  std::shared_ptr<const QConvConstants> constants_;
+  BuiltGraph graph_;
+  ChosenConfig chosen_;  // declared after graph_: destroyed first
+  int64_t count_ = 0, rows_ = 0, padded_channels_ = 0;
+  size_t pad_bytes_ = 0, acc_bytes_ = 0;
+};
+
+class CudnnQConvKernel : public CudaKernel {
+ public:
+  CudnnQConvKernel(QConvNode node, std::shared_ptr<const QConvConstants> constants, std::string tactic_id)
+      : node_(std::move(node)), constants_(std::move(constants)), tactic_id_(std::move(tactic_id)),
+        tactic_(CudnnTactic::parse(tactic_id_)) {}
+
+  std::string tactic() const override { return tactic_ ? tactic_id_ : kCudnnHeuristicTactic; }
+
+  Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext& ctx, std::span<const Dims> input_dims,
+                                                std::span<const Dims> output_dims) const override {
+    auto r = prepare_qconv(ctx, input_dims, output_dims);
+    if (!r.ok()) return r.status().with_context(node_.name);
+    return std::move(*r);
+  }
+
+  Result<std::vector<std::string>> candidate_tactics(const LaunchContext& ctx, std::span<const Dims> input_dims,
+                                                     std::span<const Dims> output_dims) const override {
+    auto shapes = node_shapes(input_dims, output_dims);
+    if (!shapes.ok()) return shapes.status().with_context(node_.name);
+    if (shapes->y_count == 0) return std::vector<std::string>{};
+    auto graphs = build_graphs(ctx, *shapes);
+    return candidate_tactic_ids(ctx.cudnn, graphs, acceptable, ctx.workspace_limit, kMaxCandidates);
+  }
+
+ private:
+  // The shapes cuDNN sees: X with its channels padded to the filter's.
+  Result<ConvShapes> node_shapes(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const {
+    if (input_dims.size() <= kX || output_dims.empty()) return Status::internal("prepare needs X's and Y's shapes");
+    Dims x = input_dims[kX];
+    if (x.size() != 4 || x[3] != node_.channels)
+      return Status::shape_mismatch(fmt::format("X is {}, expected NHWC with {} channels", dims_to_string(x),
+                                                node_.channels));
+    x[3] = node_.geo.w_dims[1];
+    if (node_.has_z && (input_dims.size() <= kZ || input_dims[kZ] != output_dims[0]))
+      return Status::unsupported(fmt::format("z {} must have Y's shape {} (no broadcasting)",
+                                             input_dims.size() > kZ ? dims_to_string(input_dims[kZ]) : "?",
+                                             dims_to_string(output_dims[0])));
+    KILN_ASSIGN_OR_RETURN(ConvShapes s, conv_shapes(node_.geo, x, output_dims[0]));
+    s.conv.compute = CUDNN_DATA_INT32;
+    return s;
+  }
+
+  // The graphs of both paths that cuDNN accepts (possibly none).
+  std::vector<PathGraph> build_graphs(const LaunchContext& ctx, const ConvShapes& shapes,
+                                      std::string* last_error = nullptr) const {
+    std::vector<PathGraph> graphs;
+    for (ConvPath path : {ConvPath::kFused, ConvPath::kConv}) {
+      auto g = build_qgraph(ctx.cudnn, node_, shapes, path);
+      if (g.ok()) graphs.push_back({path, std::move(*g)});
+      else if (last_error) *last_error = g.status().message();
+    }
+    return graphs;
+  }
+
+  Result<std::unique_ptr<PreparedNode>> prepare_qconv(const LaunchContext& ctx, std::span<const Dims> input_dims,
+                                                      std::span<const Dims> output_dims) const {
+    KILN_ASSIGN_OR_RETURN(ConvShapes shapes, node_shapes(input_dims, output_dims));
+    std::string last_error;
+    std::vector<PathGraph> graphs = build_graphs(ctx, shapes, &last_error);
+    if (shapes.y_count == 0)
+      return std::unique_ptr<PreparedNode>(
+          new PreparedQConv(node_, constants_, shapes, BuiltGraph{}, ChosenConfig{}));
+    auto chosen = choose_plan(ctx.cudnn, graphs, tactic_, acceptable, ctx.workspace_limit, last_error);
+    if (!chosen.ok())
+      return Status::unsupported(fmt::format("no cuDNN engine config runs this int8 convolution (X {}, W {}): {}",
+                                             dims_to_string(input_dims[kX]), dims_to_string(node_.geo.w_dims),
+                                             chosen.status().message()));
+    return std::unique_ptr<PreparedNode>(new PreparedQConv(node_, constants_, shapes,
+                                                           std::move(graphs[chosen->graph].graph),
+                                                           std::move(chosen->chosen)));
+  }
+
+  QConvNode node_;
+  std::shared_ptr<const QConvConstants> constants_;
+  std::string tactic_id_;
+  std::optional<CudnnTactic> tactic_;
+};
+
+const Tensor* constant_input(const Node& node, size_t i) {
+  return node.has_input(i) && node.inputs[i]->is_constant() ? &*node.inputs[i]->constant : nullptr;
+}
+
+bool all_zero(const Tensor& t) {
+  for (int64_t i = 0; i < t.size(); ++i)
+    if (t.element_as_int64(i) != 0) return false;
+  return true;
+}
+
+// The activation's range in quantized units, as the reference computes it (src/backends/ref/qfused.cc).
+std::optional<std::pair<float, float>> activation_range(const Node& node, double y_scale) {
+  const std::string act = node.attr_string("activation");
+  if (act.empty()) return std::pair{-128.0f, 127.0f};
+  if (act == "Relu") return std::pair{0.0f, 127.0f};
+  const std::vector<float> p = node.attr_floats("activation_params");
+  if (act != "Clip" || p.size() != 2) return std::nullopt;
+  auto bound = [&](float v, double fallback) {
+    if (std::isinf(v)) return fallback;
+    return std::clamp(std::nearbyint(static_cast<double>(v) / y_scale), -128.0, 127.0);
+  };
+  double lo = bound(p[0], -128.0), hi = bound(p[1], 127.0);
+  if (lo > hi) hi = lo;
+  return std::pair{static_cast<float>(lo), static_cast<float>(hi)};
+}
+
+}  // namespace
+
+KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
+  auto none = [] { return KernelResult(std::unique_ptr<CudaKernel>{}); };
+  if (node.domain != "kiln" || node.op_type != "QConv" || !node.has_input(kX) || !node.has_output(0)) return none();
+  // Symmetric int8 (kiln's INT8 scheme): i8 data with zero points 0, constant scales and weights.
+  if (node.inputs[kX]->type.dtype != DataType::kI8 || node.outputs[0]->type.dtype != DataType::kI8) return none();
+  const Tensor* xs = constant_input(node, kXScale);
+  const Tensor* xz = constant_input(node, kXZp);
+  const Tensor* wt = constant_input(node, kW);
+  const Tensor* ws = constant_input(node, kWScale);
+  const Tensor* wz = constant_input(node, kWZp);
+  const Tensor* ys = constant_input(node, kYScale);
+  const Tensor* yz = constant_input(node, kYZp);
+  if (!xs || !xz || !wt || !ws || !wz || !ys || !yz) return none();
+  if (wt->dtype() != DataType::kI8 || wt->rank() != 4 || !all_zero(*xz) || !all_zero(*wz) || !all_zero(*yz))
+    return none();
+  KILN_ASSIGN_OR_RETURN(bool nhwc, layout::is_nhwc(node));
+  if (!nhwc) return none();
+  const Value* b = node.has_input(kB) ? node.inputs[kB] : nullptr;
+  const Value* z = node.has_input(kZ) ? node.inputs[kZ] : nullptr;
+  if (b && (!b->is_constant() || b->type.dtype != DataType::kI32)) return none();
+  if (z && (z->type.dtype != DataType::kI8 || z->is_constant())) return none();
+  const Tensor* zs = z ? constant_input(node, kZScale) : nullptr;
+  const Tensor* zz = z ? constant_input(node, kZZp) : nullptr;
+  if (z && (!zs || !zz || !all_zero(*zz))) return none();
+
+  QConvNode n;
+  n.name = node.describe();
+  KILN_ASSIGN_OR_RETURN(n.geo, read_conv_geometry(node, *wt, true));
+  const int64_t k = n.geo.w_dims[0];
+  n.channels = n.geo.w_dims[1] * n.geo.group;
+  if (ws->size() != 1 && ws->size() != k)
+    return Status::invalid_model(fmt::format("w_scale is {}, expected a scalar or [{}]", ws->type_string(), k));
+  if (xs->size() != 1 || ys->size() != 1 || (zs && zs->size() != 1))
+    return Status::invalid_model("x_scale, y_scale and z_scale must be scalars (per tensor)");
+  const double y_scale = ys->element_as_double(0);
+  auto range = activation_range(node, y_scale);
+  if (!range) return none();
+  std::tie(n.lo, n.hi) = *range;
+
+  // Pad the input channels (group 1 only) to what cuDNN's int8 engines want; the kernel pads X to match.
+  Tensor w = *wt;
+  if (n.geo.group == 1 && n.channels % kChannelMultiple != 0) {
+    const int64_t padded = (n.channels + kChannelMultiple - 1) / kChannelMultiple * kChannelMultiple;
+    Tensor p(DataType::kI8, {k, padded, n.geo.w_dims[2], n.geo.w_dims[3]});
+    std::fill_n(p.data<int8_t>(), p.size(), int8_t{0});
+    const int64_t rs = n.geo.w_dims[2] * n.geo.w_dims[3];
+    for (int64_t ki = 0; ki < k; ++ki)
+      for (int64_t ci = 0; ci < n.channels; ++ci)
+        std::copy_n(wt->data<int8_t>() + (ki * n.channels + ci) * rs, rs, p.data<int8_t>() + (ki * padded + ci) * rs);
+    w = std::move(p);
+    n.geo.w_dims = w.dims();
+  }
+
+  auto constants = std::make_shared<QConvConstants>();
+  {
+    Tensor krsc = to_krsc(w);
+    KILN_ASSIGN_OR_RETURN(constants->w, DeviceBuffer::upload(krsc.raw(), krsc.byte_size()));
+  }
+  if (b && b->constant->size() != k)
+    return Status::invalid_model(fmt::format("B is {}, expected [{}]", b->constant->type_string(), k));
+  std::vector<float> mult(static_cast<size_t>(k)), bias(static_cast<size_t>(k), 0.0f);
+  const double x_scale = xs->element_as_double(0);
+  for (int64_t c = 0; c < k; ++c) {
+    const double m = x_scale * ws->element_as_double(ws->size() == 1 ? 0 : c) / y_scale;
+    mult[static_cast<size_t>(c)] = static_cast<float>(m);
+    if (b) bias[static_cast<size_t>(c)] = static_cast<float>(static_cast<double>(b->constant->element_as_int64(c)) * m);
+  }
+  n.has_bias = b != nullptr;
+  KILN_ASSIGN_OR_RETURN(constants->mult, DeviceBuffer::upload(mult.data(), mult.size() * sizeof(float)));
+  KILN_ASSIGN_OR_RETURN(constants->bias, DeviceBuffer::upload(bias.data(), bias.size() * sizeof(float)));
+  n.has_z = z != nullptr;
+  n.z_mult = z ? static_cast<float>(zs->element_as_double(0) / y_scale) : 0.0f;
+  KILN_ASSIGN_OR_RETURN(constants->z_mult, DeviceBuffer::upload(&n.z_mult, sizeof(float)));
+
+  std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
+  return std::unique_ptr<CudaKernel>(new CudnnQConvKernel(std::move(n), std::move(constants), std::move(tactic_id)));
+}
+
+}  // namespace kiln::cuda

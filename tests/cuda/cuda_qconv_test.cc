@@ -1,0 +1,169 @@
+// kiln.QConv on cuDNN's int8 graph (src/backends/cuda/cudnn_qconv.cc) against the reference kernel, on odd
+// shapes: RGB-like inputs whose channels the kernel pads, 1x1 and 3x3, strides, bias, residual, Relu / Clip,
+// values at the int8 limits; every candidate tactic, captured launches.
+//
+// Tolerance: the reference requantizes in f64, the GPU in f32 (the accumulator itself is exact in both), so an
+// output may differ by one quantization step where t = acc * multiplier lies within f32 rounding of a .5 tie.
+// We require |gpu - ref| <= 1 everywhere and at least 99% of the outputs identical (an indexing, scale or
+// rounding-mode bug breaks one or the other: truncation instead of rounding would make about half differ).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_backend.h"
+#include "tests/cuda/cuda_test_util.h"
+
+namespace kiln {
+namespace {
+
+using namespace kiln::testing;  // NOLINT(google-build-using-namespace)
+
+struct QConvCase {
+  const char* name;
+  int64_t n, c, h, w, m, k, stride, pad;
+  bool residual = false;
+  std::string act;  // "", "Relu", "Clip"
+  bool extreme = false;  // inputs and weights at the int8 limits, a small y_scale (saturation)
+};
+
+const QConvCase kCases[] = {
+    {"stem_c3_7x7_s2", 2, 3, 23, 19, 16, 7, 2, 3, false, "Relu"},
+    {"pointwise_residual", 3, 32, 7, 9, 64, 1, 1, 0, true, "Relu"},
+    {"c20_3x3_s2_clip", 1, 20, 15, 13, 24, 3, 2, 1, false, "Clip"},
+    {"c16_3x3_no_act", 2, 16, 11, 11, 36, 3, 1, 1, false, ""},
+    {"c64_3x3_residual_at_limits", 4, 64, 14, 14, 64, 3, 1, 1, true, "Relu", true},
+    {"c5_odd_out_channels", 1, 5, 9, 9, 10, 3, 1, 1, false, "Relu"},
+};
+
+Tensor random_i8(const Dims& d, uint32_t seed, bool extreme) {
+  Tensor t = random_tensor(DataType::kI8, d, -128.0f, 127.0f, seed);
+  if (extreme)
+    for (int64_t i = 0; i < t.size(); ++i) t.data<int8_t>()[i] = (i % 3 == 0) ? int8_t{-128} : int8_t{127};
+  return t;
+}
+
+struct Built {
+  std::vector<OpInput> inputs;
+  OpAttributes attrs;
+};
+
+Built qconv_inputs(const QConvCase& c) {
+  Built b;
+  const int64_t oh = (c.h + 2 * c.pad - c.k) / c.stride + 1, ow = (c.w + 2 * c.pad - c.k) / c.stride + 1;
+  const float y_scale = c.extreme ? 0.5f : 0.05f;
+  auto scalar_f = [](float v) { return Tensor::scalar<float>(v); };
+  auto zero_i8 = [] { return Tensor::scalar<int8_t>(0); };
+  Tensor w_scale = random_tensor(DataType::kF32, {c.m}, 0.001f, 0.004f, 11);
+  Tensor bias = random_tensor(DataType::kI32, {c.m}, -3000.0f, 3000.0f, 12);
+  b.inputs = {OpInput(random_i8({c.n, c.h, c.w, c.c}, 1, c.extreme)), OpInput(scalar_f(0.02f), true),
+              OpInput(zero_i8(), true), OpInput(random_i8({c.m, c.c, c.k, c.k}, 2, c.extreme), true),
+              OpInput(w_scale, true), OpInput(Tensor(DataType::kI8, {c.m}), true),
+              OpInput(scalar_f(y_scale), true), OpInput(zero_i8(), true), OpInput(bias, true)};
+  for (int8_t& v : b.inputs[5].value.span<int8_t>()) v = 0;
+  if (c.residual) {
+    b.inputs.emplace_back(random_i8({c.n, oh, ow, c.m}, 3, c.extreme));
+    b.inputs.emplace_back(scalar_f(0.04f), true);
+    b.inputs.emplace_back(zero_i8(), true);
+  }
+  b.attrs["kernel_shape"] = Attribute::of_ints({c.k, c.k});
+  b.attrs["strides"] = Attribute::of_ints({c.stride, c.stride});
+  b.attrs["pads"] = Attribute::of_ints({c.pad, c.pad, c.pad, c.pad});
+  b.attrs["layout"] = Attribute::of_string("NHWC");
+  if (!c.act.empty()) b.attrs["activation"] = Attribute::of_string(c.act);
+  if (c.act == "Clip") b.attrs["activation_params"] = Attribute::of_floats({-1.5f, 2.0f});
+  return b;
+}
+
+const SingleOpOptions kKiln{.domain = "kiln"};
+
+// |gpu - ref| <= 1 everywhere and at most 1% of the outputs differ.
+::testing::AssertionResult within_one_step(const Tensor& gpu, const Tensor& ref) {
+  if (gpu.dims() != ref.dims() || gpu.dtype() != ref.dtype())
+    return ::testing::AssertionFailure() << "gpu " << gpu.type_string() << " vs reference " << ref.type_string();
+  int64_t differ = 0;
+  for (int64_t i = 0; i < gpu.size(); ++i) {
+    const int64_t g = gpu.element_as_int64(i), r = ref.element_as_int64(i);
+    if (std::abs(g - r) > 1)
+      return ::testing::AssertionFailure() << "element " << i << ": gpu " << g << ", reference " << r;
+    differ += g != r;
+  }
+  if (differ * 100 > gpu.size())
+    return ::testing::AssertionFailure() << differ << " of " << gpu.size() << " outputs differ by one step";
+  return ::testing::AssertionSuccess() << differ << " of " << gpu.size() << " differ by one step";
+}
+
+Result<Tensor> reference(const Built& b) {
+  return first_output(run_single_op("QConv", 1, b.inputs, b.attrs, 1, kKiln));
+}
+
+TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
+  KILN_REQUIRE_GPU();
+  for (const QConvCase& c : kCases) {
+    SCOPED_TRACE(c.name);
+    Built b = qconv_inputs(c);
+    auto g = build_single_op("QConv", 1, b.inputs, b.attrs, 1, kKiln);
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    auto ref = reference(b);
+    ASSERT_TRUE(ref.ok()) << ref.status().message();
+    std::string tactic;
+    auto gpu = run_node_on_cuda(*g, {}, &tactic);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+    EXPECT_TRUE(within_one_step(gpu->at(0), *ref)) << "default tactic " << tactic;
+    auto ids = node_candidate_tactics(*g);
+    ASSERT_TRUE(ids.ok()) << ids.status().message();
+    EXPECT_FALSE(ids->empty());
+    std::string listed;
+    for (const std::string& id : *ids) {
+      listed += id + " ";
+      auto t = run_node_on_cuda(*g, {.tactic = id});
+      ASSERT_TRUE(t.ok()) << id << ": " << t.status().message();
+      EXPECT_TRUE(within_one_step(t->at(0), *ref)) << "tactic " << id;
+    }
+    std::printf("[ qconv    ] %s: default %s; candidates %s\n", c.name, tactic.c_str(), listed.c_str());
+  }
+}
+
+TEST(CudaQConv, CapturedAndMisalignedLaunches) {
+  KILN_REQUIRE_GPU();
+  for (const QConvCase& c : {kCases[0], kCases[1]}) {
+    SCOPED_TRACE(c.name);
+    Built b = qconv_inputs(c);
+    auto g = build_single_op("QConv", 1, b.inputs, b.attrs, 1, kKiln);
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    auto ref = reference(b);
+    ASSERT_TRUE(ref.ok()) << ref.status().message();
+    auto captured = run_node_on_cuda(*g, {}, nullptr, Launch::kCaptured);
+    ASSERT_TRUE(captured.ok()) << captured.status().message();
+    EXPECT_TRUE(within_one_step(captured->at(0), *ref));
+    // cuDNN wants 16-byte aligned tensors: a misaligned buffer must be refused with a message, not misread.
+    auto misaligned = run_node_on_cuda(*g, {}, nullptr, Launch::kCapturedMisaligned);
+    if (misaligned.ok()) EXPECT_TRUE(within_one_step(misaligned->at(0), *ref));
+    else EXPECT_NE(misaligned.status().message().find("aligned"), std::string::npos) << misaligned.status().message();
+  }
+}
+
+TEST(CudaQConv, AsymmetricOrNchwGetsNoKernel) {
+  KILN_REQUIRE_GPU();
+  Built b = qconv_inputs(kCases[3]);
+  b.inputs[7] = OpInput(Tensor::scalar<int8_t>(3), true);  // y_zero_point 3: not kiln's symmetric scheme
+  auto g = build_single_op("QConv", 1, b.inputs, b.attrs, 1, kKiln);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto k = cuda::create_cuda_kernel(*g->graph->nodes()[0], {});
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  EXPECT_EQ(*k, nullptr);
+
+  Built nchw = qconv_inputs(kCases[3]);
+  nchw.attrs.erase("layout");
+  const QConvCase& c = kCases[3];
+  nchw.inputs[0] = OpInput(random_i8({c.n, c.c, c.h, c.w}, 1, false));
+  auto g2 = build_single_op("QConv", 1, nchw.inputs, nchw.attrs, 1, kKiln);
+  ASSERT_TRUE(g2.ok()) << g2.status().message();
+  auto k2 = cuda::create_cuda_kernel(*g2->graph->nodes()[0], {});
+  ASSERT_TRUE(k2.ok()) << k2.status().message();
+  EXPECT_EQ(*k2, nullptr);
+}
+
+}  // namespace
+}  // namespace kiln
