@@ -24,6 +24,7 @@ struct BuildArgs {
   bool all = false;
   std::string device = "cpu";
   bool allow_cpu_fallback = false;
+  bool no_stem_space_to_depth = false;
   std::string output_dir = ".";
   std::string batch;
   bool dynamic_batch = false;
@@ -79,6 +80,7 @@ Status run_build(const BuildArgs& args) {
   base.fp16_io = args.fp16_io;
   base.backend = args.device;
   base.allow_cpu_fallback = args.allow_cpu_fallback;
+  base.stem_space_to_depth = !args.no_stem_space_to_depth;
   base.timing_cache = args.timing_cache;
   base.time_tactics = !args.no_tactic_timing;
   if (args.threads < 0) return Status::invalid_argument(fmt::format("--threads must be positive, got {}", args.threads));
@@ -150,6 +152,8 @@ void add_build_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--allow-cpu-fallback", args->allow_cpu_fallback,
                 "cuda: run nodes without a CUDA kernel on the CPU (copies per node, no CUDA graph)");
+  cmd->add_flag("--no-stem-space-to-depth", args->no_stem_space_to_depth,
+                "cuda: keep a few-channel stride-2 stem convolution as it is (default: space-to-depth + stride 1)");
   cmd->add_flag("--all", args->all, "Build every precision this build can make")->excludes(precision);
   cmd->add_option("-o,--output-dir", args->output_dir, "Folder for the engines")->capture_default_str();
   cmd->add_option("--batch", args->batch, "Batch range MIN:OPT:MAX (default 1:16:32 when the batch is dynamic)");

@@ -81,6 +81,9 @@ struct BuildOptions {
   /// CUDA only: run nodes that have no CUDA kernel on the CPU (with a copy to the host and back per node,
   /// and no CUDA-graph replay). Off: such nodes make the build fail, listing all of them.
   bool allow_cpu_fallback = false;
+  /// CUDA only: run a stem convolution (<= 4 input channels, stride 2) as a space-to-depth and a stride-1
+  /// convolution with 4x the channels, which tensor cores run fast (src/passes/layout/stem_space_to_depth.h).
+  bool stem_space_to_depth = true;
   /// Tactic timings from earlier builds, keyed by CPU model and library versions: read when it exists,
   /// updated after the build (TensorRT's timing cache). Empty: time every candidate.
   std::string timing_cache;

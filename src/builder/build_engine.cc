@@ -27,6 +27,7 @@
 #include "passes/precision/convert_to_fp16.h"
 #include "passes/precision/fold_qdq.h"
 #include "passes/precision/insert_qdq.h"
+#include "passes/layout/stem_space_to_depth.h"
 #include "passes/precision/quantize_int8.h"
 #include "quant/calibration_cache.h"
 #include "runtime/memory_plan.h"
@@ -296,6 +297,14 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
                  {"macs_total", int8.macs_total}, {"macs_int8", int8.macs_int8},
                  {"int8_mac_share", int8.int8_mac_share()}, {"nodes_int8", int8.nodes_int8},
                  {"nodes_float", int8.nodes_float}, {"float_nodes", floats}};
+  }
+  // After the precision rewrites: an INT8 build calibrates the model's own tensors.
+  if (cuda && options.stem_space_to_depth) {
+    StemSpaceToDepthReport stems;
+    KILN_RETURN_IF_ERROR(stem_space_to_depth(graph, &stems).with_context(model_path));
+    if (stems.rewritten)
+      report.log.push_back(fmt::format("stem_space_to_depth: {} convolution(s) as space-to-depth + stride 1",
+                                       stems.rewritten));
   }
   // The CPU backend's convolutions want channels-last activations: keep them NHWC between convolutions
   // (after the precision rewrites, so the NHWC ops carry their final types).

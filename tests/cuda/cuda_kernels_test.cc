@@ -180,11 +180,12 @@ TEST(CudaKernels, UnaryDefaultsAndSpecialValues) {
   }
   check_op("Softmax", 13, {tensor<float>({1.0f, nan, 2.0f, 3.0f, -inf, 0.5f}, {2, 3})}, {}, Tol::kMath);
   // Pools: a NaN first in a window sticks in MaxPool, later ones do not; GlobalMaxPool skips NaN.
-  Tensor p = random_tensor(DataType::kF32, {1, 2, 5, 5}, -3, 3, 7);
-  for (int64_t k : {0, 6, 12, 31, 49}) p.data<float>()[k] = nan;
+  // 8 channels: NHWC takes the 16-byte vector path.
+  Tensor p = random_tensor(DataType::kF32, {1, 8, 5, 5}, -3, 3, 7);
+  for (int64_t k : {0, 6, 12, 31, 49, 57, 130, 131}) p.data<float>()[k] = nan;
   p.data<float>()[40] = inf;
   for (const char* layout : {"NCHW", "NHWC"}) {
-    const Tensor x = std::string(layout) == "NHWC" ? *p.reshaped({1, 5, 5, 2}) : p;  // same values, other order
+    const Tensor x = std::string(layout) == "NHWC" ? *p.reshaped({1, 5, 5, 8}) : p;  // same values, other order
     check_op("Pool", 1, {x},
              {{"mode", s("MaxPool")}, {"layout", s(layout)}, {"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}},
              Tol::kExact, kKiln);
@@ -381,7 +382,8 @@ Dims to_nhwc(const Dims& d) { return {d[0], d[2], d[3], d[1]}; }
 
 TEST(CudaKernels, KilnPoolBothLayouts) {
   KILN_REQUIRE_GPU();
-  const Dims shapes[] = {{1, 3, 7, 5}, {2, 17, 9, 13}, {1, 40, 14, 14}};
+  // 40 and 64 channels: NHWC max pooling takes the 16-byte vector path (f32 4 lanes, f16 8).
+  const Dims shapes[] = {{1, 3, 7, 5}, {2, 17, 9, 13}, {1, 40, 14, 14}, {2, 64, 11, 9}};
   uint32_t seed = 700;
   for (const PoolCase& c : window_cases())
     for (DataType t : kFloats)
@@ -480,6 +482,18 @@ TEST(CudaKernels, TransposeGeneral) {
     check_op("Transpose", 13, {random_tensor(t, {2, 0, 3}, -9, 9, seed++)}, {{"perm", ints({2, 0, 1})}}, Tol::kExact);
     check_op("Transpose", 13, {random_tensor(t, {4, 5, 6}, -9, 9, seed++)}, {{"perm", ints({0, 1, 2})}}, Tol::kExact);
   }
+}
+
+TEST(CudaKernels, SpaceToDepth) {
+  KILN_REQUIRE_GPU();
+  uint32_t seed = 1150;
+  for (DataType t : {DataType::kF32, DataType::kF16, DataType::kI8})
+    for (const Dims& d : {Dims{1, 3, 230, 230}, Dims{2, 4, 6, 10}, Dims{3, 1, 9, 3}}) {
+      SCOPED_TRACE(describe(t, d));
+      Tensor x = random_tensor(t, d, -100, 100, seed++);
+      if (d[2] % 2 == 0) check_op("SpaceToDepth", 13, {x}, {{"blocksize", Attribute::of_int(2)}}, Tol::kExact, {}, "cuda:space_to_depth");
+      if (d[2] % 3 == 0 && d[3] % 3 == 0) check_op("SpaceToDepth", 13, {x}, {{"blocksize", Attribute::of_int(3)}}, Tol::kExact);
+    }
 }
 
 TEST(CudaKernels, Concat) {

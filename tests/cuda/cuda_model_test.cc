@@ -15,6 +15,8 @@
 #include <random>
 #include <thread>
 
+#include "core/npy.h"
+#include "core/tensor.h"
 #include "kiln/kiln.h"
 #include "tests/cuda/cuda_test_util.h"
 
@@ -165,6 +167,63 @@ INSTANTIATE_TEST_SUITE_P(Models, CudaModelTest, ::testing::ValuesIn(model_cases(
                            return fmt::format("{}_{}", std::get<0>(info.param).tag,
                                               precision_name(std::get<1>(info.param)));
                          });
+
+// INT8: the GPU engine against the CPU INT8 engine built with the same scales (the CPU build writes the
+// calibration cache, the GPU build reads it), calibrated on random inputs of the test's distribution. Both
+// run the same int8 graph; the GPU requantizes in f32 where the CPU reference-checked kernels use their own
+// rounding, so single outputs can differ by a quantization step and propagate: we require cosine >= 0.99 and
+// max error <= 10% of the largest output (an int8 indexing or scale bug gives cosine near 0).
+TEST(CudaModel, Int8AgreesWithCpuInt8Engine) {
+  KILN_REQUIRE_GPU();
+  for (const char* tag : {"mnist", "squeezenet", "ultraface_depthwise"}) {
+    SCOPED_TRACE(tag);
+    const std::string rel = std::string(tag) == "mnist"        ? "mnist_8/model.onnx"
+                            : std::string(tag) == "squeezenet" ? "squeezenet1.0/squeezenet1.0_fp32_from_winml_fp16.onnx"
+                                                               : "ultraface/version-RFB-320.onnx";
+    fs::path path = model_path(rel);
+    if (!fs::exists(path)) GTEST_SKIP() << path << " not found";
+    auto fp32 = build_and_load(path, "cpu", Precision::kFP32, std::string(tag) + "_shape");
+    ASSERT_TRUE(fp32.ok()) << fp32.status().message();
+    std::vector<int64_t> dims;
+    for (const DimRange& r : (*fp32)->inputs()[0].dims) dims.push_back(r.max);
+    int64_t n = 1;
+    for (int64_t d : dims) n *= d;
+    // 8 calibration samples in one .npy batch.
+    std::vector<int64_t> calib_dims = dims;
+    calib_dims[0] = 8;
+    Tensor calib(DataType::kF32, calib_dims);
+    std::vector<float> values = random_input(calib.size(), 99);
+    std::copy(values.begin(), values.end(), calib.data<float>());
+    fs::path npy = work_dir() / fmt::format("{}_calib.npy", tag);
+    ASSERT_TRUE(write_npy(npy.string(), calib).ok());
+    BuildOptions options;
+    options.int8.calib_data = npy.string();
+    options.int8.calib_samples = 8;
+    options.int8.calib_batch = dims[0];
+    options.int8.calib_cache = (work_dir() / fmt::format("{}.cache", tag)).string();
+    fs::remove(options.int8.calib_cache);
+    auto cpu = build_and_load(path, "cpu", Precision::kINT8, tag, options);
+    ASSERT_TRUE(cpu.ok()) << cpu.status().message();
+    auto gpu = build_and_load(path, "cuda", Precision::kINT8, tag, options);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+    auto cpu_ctx = (*cpu)->create_context();
+    auto gpu_ctx = (*gpu)->create_context();
+    ASSERT_TRUE(cpu_ctx.ok() && gpu_ctx.ok());
+    for (uint32_t seed : {1u, 2u}) {
+      std::vector<float> x = random_input(n, seed);
+      auto ref = run_once(**cpu_ctx, **cpu, dims, x);
+      auto got = run_once(**gpu_ctx, **gpu, dims, x);
+      ASSERT_TRUE(ref.ok()) << ref.status().message();
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      Agreement a = agreement(*ref, *got);
+      EXPECT_GE(a.cosine, 0.99) << "seed " << seed;
+      EXPECT_LE(a.max_error, 0.1 * a.max_ref) << "seed " << seed << ": max error " << a.max_error << " of max "
+                                              << a.max_ref;
+      std::printf("[ int8     ] %s seed %u: cosine %.6f, max error %.4g of max %.4g\n", tag, seed, a.cosine,
+                  a.max_error, a.max_ref);
+    }
+  }
+}
 
 // Several batch sizes on one context (a CUDA graph per shape), revisited, and each sample equal to the CPU
 // engine's output for that sample.

@@ -18,26 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A constant line of the IR text with deterministic random values (integers for integer dtypes).
-std::string rand_const(const std::string& name, const std::string& dtype, const Dims& dims, uint32_t seed,
-                       double lo = -1.0, double hi = 1.0) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  std::string text = "const %" + name + ": " + dtype + "[";
-  int64_t count = 1;
-  for (size_t i = 0; i < dims.size(); ++i) {
-    if (i) text += ",";
-    text += std::to_string(dims[i]);
-    count *= dims[i];
-  }
-  text += "] = [";
-  for (int64_t i = 0; i < count; ++i) {
-    double v = dist(rng);
-    if (i) text += ", ";
-    text += dtype == "f32" ? fmt::format("{:.6g}", v) : std::to_string(std::lround(v));
-  }
-  return text + "]\n";
-}
 
 size_t count_ops(const Graph& g, const std::string& op) {
   size_t n = 0;

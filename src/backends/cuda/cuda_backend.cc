@@ -21,11 +21,13 @@ struct FactoryEntry {
 constexpr FactoryEntry kFactories[] = {
     {"", "Conv", make_conv_kernel},
     {"kiln", "FusedConv", make_conv_kernel},
+    {"kiln", "QConv", make_qconv_kernel},
     {"", "Gemm", make_gemm_kernel},
     {"kiln", "FusedGemm", make_gemm_kernel},
     {"", "MatMul", make_gemm_kernel},
     {"kiln", "FusedMatMul", make_gemm_kernel},
     {"", "Transpose", make_transpose_kernel},
+    {"", "SpaceToDepth", make_space_to_depth_kernel},
     {"kiln", "Pool", make_pool_kernel},
     {"", "MaxPool", make_pool_kernel},
     {"", "AveragePool", make_pool_kernel},
@@ -65,6 +67,9 @@ constexpr FactoryEntry kFactories[] = {
     {"", "Concat", make_concat_kernel},
     {"", "Slice", make_slice_kernel},
     {"", "Pad", make_pad_kernel},
+    {"", "QuantizeLinear", make_quantize_kernel},
+    {"", "DequantizeLinear", make_dequantize_kernel},
+    {"kiln", "QMatMul", make_qmatmul_kernel},
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "backends/cuda/cudnn_graph.h"
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/kernels/kernel_factories.h"
+#include "backends/cuda/kernels/quant_util.h"
 #include "backends/cuda/qconv_kernels.h"
 #include "ir/ops/layout_util.h"
 
@@ -246,7 +247,7 @@ class CudnnQConvKernel : public CudaKernel {
     if (x.size() != 4 || x[3] != node_.channels)
       return Status::shape_mismatch(fmt::format("X is {}, expected NHWC with {} channels", dims_to_string(x),
                                                 node_.channels));
-    x[3] = node_.geo.w_dims[1];
+    x[3] = node_.geo.w_dims[1] * node_.geo.group;
     if (node_.has_z && (input_dims.size() <= kZ || input_dims[kZ] != output_dims[0]))
       return Status::unsupported(fmt::format("z {} must have Y's shape {} (no broadcasting)",
                                              input_dims.size() > kZ ? dims_to_string(input_dims[kZ]) : "?",
@@ -302,22 +303,6 @@ bool all_zero(const Tensor& t) {
   return true;
 }
 
-// The activation's range in quantized units, as the reference computes it (src/backends/ref/qfused.cc).
-std::optional<std::pair<float, float>> activation_range(const Node& node, double y_scale) {
-  const std::string act = node.attr_string("activation");
-  if (act.empty()) return std::pair{-128.0f, 127.0f};
-  if (act == "Relu") return std::pair{0.0f, 127.0f};
-  const std::vector<float> p = node.attr_floats("activation_params");
-  if (act != "Clip" || p.size() != 2) return std::nullopt;
-  auto bound = [&](float v, double fallback) {
-    if (std::isinf(v)) return fallback;
-    return std::clamp(std::nearbyint(static_cast<double>(v) / y_scale), -128.0, 127.0);
-  };
-  double lo = bound(p[0], -128.0), hi = bound(p[1], 127.0);
-  if (lo > hi) hi = lo;
-  return std::pair{static_cast<float>(lo), static_cast<float>(hi)};
-}
-
 }  // namespace
 
 KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
@@ -355,9 +340,10 @@ KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
   if (xs->size() != 1 || ys->size() != 1 || (zs && zs->size() != 1))
     return Status::invalid_model("x_scale, y_scale and z_scale must be scalars (per tensor)");
   const double y_scale = ys->element_as_double(0);
-  auto range = activation_range(node, y_scale);
-  if (!range) return none();
-  std::tie(n.lo, n.hi) = *range;
+  auto range = quantized_output_range(node, DataType::kI8, y_scale, 0);
+  if (!range.ok()) return none();
+  n.lo = static_cast<float>(range->lo);
+  n.hi = static_cast<float>(range->hi);
 
   // Pad the input channels (group 1 only) to what cuDNN's int8 engines want; the kernel pads X to match.
   Tensor w = *wt;
@@ -380,13 +366,11 @@ KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
   }
   if (b && b->constant->size() != k)
     return Status::invalid_model(fmt::format("B is {}, expected [{}]", b->constant->type_string(), k));
-  std::vector<float> mult(static_cast<size_t>(k)), bias(static_cast<size_t>(k), 0.0f);
-  const double x_scale = xs->element_as_double(0);
-  for (int64_t c = 0; c < k; ++c) {
-    const double m = x_scale * ws->element_as_double(ws->size() == 1 ? 0 : c) / y_scale;
-    mult[static_cast<size_t>(c)] = static_cast<float>(m);
-    if (b) bias[static_cast<size_t>(c)] = static_cast<float>(static_cast<double>(b->constant->element_as_int64(c)) * m);
-  }
+  const std::vector<float> mult = requant_multipliers(xs->element_as_double(0), *ws, y_scale, k);
+  std::vector<float> bias(static_cast<size_t>(k), 0.0f);
+  for (int64_t c = 0; b && c < k; ++c)
+    bias[static_cast<size_t>(c)] =
+        static_cast<float>(static_cast<double>(b->constant->element_as_int64(c)) * mult[static_cast<size_t>(c)]);
   n.has_bias = b != nullptr;
   KILN_ASSIGN_OR_RETURN(constants->mult, DeviceBuffer::upload(mult.data(), mult.size() * sizeof(float)));
   KILN_ASSIGN_OR_RETURN(constants->bias, DeviceBuffer::upload(bias.data(), bias.size() * sizeof(float)));

@@ -2,6 +2,7 @@
 // and numeric equivalence of an original and an optimized graph on the reference runner.
 #pragma once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -108,6 +109,27 @@ inline Graph expect_pass_keeps_outputs(PassFn pass, const std::string& text, dou
   apply(pass, optimized);
   expect_same_outputs(original, optimized, random_inputs(original), rtol);
   return optimized;
+}
+
+// A constant line of the IR text with deterministic random values (integers for integer dtypes).
+inline std::string rand_const(const std::string& name, const std::string& dtype, const Dims& dims, uint32_t seed,
+                       double lo = -1.0, double hi = 1.0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::string text = "const %" + name + ": " + dtype + "[";
+  int64_t count = 1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) text += ",";
+    text += std::to_string(dims[i]);
+    count *= dims[i];
+  }
+  text += "] = [";
+  for (int64_t i = 0; i < count; ++i) {
+    double v = dist(rng);
+    if (i) text += ", ";
+    text += dtype == "f32" ? fmt::format("{:.6g}", v) : std::to_string(std::lround(v));
+  }
+  return text + "]\n";
 }
 
 /// Text of a graph: a header with the given inputs/opsets is spliced by the caller; this only checks that

@@ -12,12 +12,15 @@ using KernelResult = Result<std::unique_ptr<CudaKernel>>;
 
 // Convolutions on cuDNN's graph API (cudnn_conv.cc): Conv, kiln.FusedConv.
 KernelResult make_conv_kernel(const Node& node, const KernelOptions& options);
+// kiln.QConv (symmetric int8, channels-last) on cuDNN's graph API with the requantization fused (cudnn_qconv.cc).
+KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options);
 // Matrix products on cuBLASLt (cublaslt_gemm.cc): Gemm, kiln.FusedGemm, MatMul / kiln.FusedMatMul with a
 // constant B.
 KernelResult make_gemm_kernel(const Node& node, const KernelOptions& options);
 
 // kiln's own kernels (kernels/*.cu):
 KernelResult make_transpose_kernel(const Node& node, const KernelOptions& options);  // Transpose
+KernelResult make_space_to_depth_kernel(const Node& node, const KernelOptions& options);  // SpaceToDepth
 KernelResult make_pool_kernel(const Node& node, const KernelOptions& options);  // kiln.Pool, MaxPool, AveragePool, Global*Pool
 KernelResult make_unary_kernel(const Node& node, const KernelOptions& options);  // Relu, Sigmoid, Clip, ...
 KernelResult make_chain_kernel(const Node& node, const KernelOptions& options);  // kiln.ElementwiseChain
@@ -28,5 +31,8 @@ KernelResult make_copy_kernel(const Node& node, const KernelOptions& options);  
 KernelResult make_concat_kernel(const Node& node, const KernelOptions& options);  // Concat
 KernelResult make_slice_kernel(const Node& node, const KernelOptions& options);  // Slice (constant parameters)
 KernelResult make_pad_kernel(const Node& node, const KernelOptions& options);  // Pad (constant parameters)
+KernelResult make_quantize_kernel(const Node& node, const KernelOptions& options);  // QuantizeLinear
+KernelResult make_dequantize_kernel(const Node& node, const KernelOptions& options);  // DequantizeLinear
+KernelResult make_qmatmul_kernel(const Node& node, const KernelOptions& options);  // kiln.QMatMul (constant b)
 
 }  // namespace kiln::cuda

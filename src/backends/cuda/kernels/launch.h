@@ -109,6 +109,8 @@ struct PoolGeometry {
   bool count_include_pad;
 };
 
+/// kMax: f32, f16, i8, u8 (integers compared exactly, an all-padding window gives the type's lowest);
+/// kAverage: f32, f16.
 cudaError_t launch_pool(PoolKind kind, ElemType type, const void* x, void* y, const PoolGeometry& g,
                         cudaStream_t stream);
 
@@ -121,6 +123,48 @@ cudaError_t launch_global_pool(PoolKind kind, ElemType type, const void* x, void
 
 /// Softmax over groups (outer, extent, inner): element (o, e, i) is at (o * extent + e) * inner + i.
 cudaError_t launch_softmax(ElemType type, const void* x, void* y, int64_t outer, int64_t extent, int64_t inner,
+                           cudaStream_t stream);
+
+// ---- Linear quantization (QuantizeLinear / DequantizeLinear) ---------------------------------------------
+
+/// Which scale / zero point element i of x uses: per tensor (axis_dim 1: always 0) or per axis
+/// ((i / inner) % axis_dim, x's extent on the axis and the element count behind it).
+struct QuantAxis {
+  int64_t axis_dim, inner;
+};
+
+/// QuantizeLinear as the reference (src/backends/ref/quant.cc): q = rint(float(x) / scale[p]) (IEEE division,
+/// half to even) + zero_point[p], saturated to y's range; NaN gives the saturated zero point. x f32 or f16,
+/// y i8 or u8; scale (float) and zero_point (int32) are device arrays of axis_dim elements.
+cudaError_t launch_quantize(ElemType x_type, ElemType y_type, const void* x, void* y, int64_t n, const float* scale,
+                            const int32_t* zero_point, QuantAxis axis, cudaStream_t stream);
+
+/// DequantizeLinear as the reference: y = float(int64(x) - zero_point[p]) * scale[p] in float, rounded once to
+/// y (nearest even for f16). x i8, u8 or i32; y f32 or f16.
+cudaError_t launch_dequantize(ElemType x_type, ElemType y_type, const void* x, void* y, int64_t n, const float* scale,
+                              const int32_t* zero_point, QuantAxis axis, cudaStream_t stream);
+
+// ---- kiln.QMatMul -----------------------------------------------------------------------------------------
+
+/// Tiles of the integer matmul: b is packed to [n_padded, k_padded] (multiples of these) at kernel creation.
+constexpr int kQMatMulTileN = 64, kQMatMulTileK = 32;
+
+/// y[m, n] = clamp(rint(float(acc) * multiplier[n]) + y_zero_point, y_lo, y_hi) with, in int32 (wrapping),
+///   acc = sum_k a'[m, k] * b'[k, n] + col_offset[n] - (row_sums ? col_zero_point[n] * sum_k a'[m, k] : 0)
+/// where a' = a ^ a_flip (a_flip 0x80 maps u8 onto i8: a - 128) and b' is b_packed[n][k], both int8. The
+/// caller folds the zero points and the bias into col_offset and col_zero_point (see qmatmul_kernel.cc).
+struct QMatMulGeometry {
+  int64_t m;
+  int32_t k, n, k_padded;
+  uint8_t a_flip;
+  bool row_sums;
+  int32_t y_zero_point, y_lo, y_hi;
+};
+
+/// a: [m, k] bytes (any alignment); b_packed: int8 [n_padded][k_padded], 4-byte aligned; col_* : n elements;
+/// y: [m, n] of y_type (i8 or u8).
+cudaError_t launch_qmatmul(ElemType y_type, const void* a, const void* b_packed, const int32_t* col_offset,
+                           const int32_t* col_zero_point, const float* multiplier, void* y, const QMatMulGeometry& g,
                            cudaStream_t stream);
 
 }  // namespace kiln::cuda::launch

@@ -1,4 +1,4 @@
-// Data movement: Transpose (transpose.cu), Concat (concat.cu) and the ops that only reshape
+// Data movement: Transpose and SpaceToDepth (transpose.cu), Concat (concat.cu) and the ops that only reshape
 // (Flatten, Reshape, Squeeze, Unsqueeze, Identity: a device-to-device copy, since the executor gives the
 // output its own buffer). All move bytes, so they take any dtype of 1, 2, 4 or 8 bytes (not strings).
 #include "backends/cuda/kernels/kernel_factories.h"
@@ -16,6 +16,33 @@ bool movable(DataType t) {
 }
 
 // ---- Transpose ----
+
+// The prepared transpose of `in` by `perm` (also SpaceToDepth's, on a 6-D view of its input).
+Result<std::unique_ptr<PreparedNode>> prepare_transpose(const std::string& node,
+                                                        std::shared_ptr<const ConstantInputs> constants,
+                                                        const Dims& in, const std::vector<int64_t>& perm,
+                                                        int32_t elem_bytes) {
+  Result<TransposePlan> plan = plan_transpose(in, perm);
+  if (!plan.ok()) return named(node, plan.status());
+  const size_t bytes = static_cast<size_t>(element_count(in)) * static_cast<size_t>(elem_bytes);
+  return make_prepared(node, [plan = *plan, bytes, eb = elem_bytes, constants = std::move(constants)](
+                                 const LaunchContext& ctx, std::span<void* const> inputs,
+                                 std::span<void* const> outputs) -> Status {
+    const void* x = constants->get(inputs, 0);
+    switch (plan.kind) {
+      case TransposePlan::Kind::kCopy:
+        if (bytes) KILN_CUDA_TRY(cudaMemcpyAsync(outputs[0], x, bytes, cudaMemcpyDeviceToDevice, ctx.stream));
+        break;
+      case TransposePlan::Kind::kBatched:
+        KILN_CUDA_TRY(launch::launch_batched_transpose(eb, x, outputs[0], plan.batch, plan.rows, plan.cols, ctx.stream));
+        break;
+      case TransposePlan::Kind::kGeneral:
+        KILN_CUDA_TRY(launch::launch_transpose(eb, x, outputs[0], plan.general, ctx.stream));
+        break;
+    }
+    return {};
+  });
+}
 
 class TransposeKernel final : public CudaKernel {
  public:
@@ -46,26 +73,7 @@ class TransposeKernel final : public CudaKernel {
     if (out != output_dims[0])
       return named(node_, Status::shape_mismatch(fmt::format("the permuted input is {}, but the output is {}",
                                                              dims_to_string(out), dims_to_string(output_dims[0]))));
-    Result<TransposePlan> plan = plan_transpose(in, perm);
-    if (!plan.ok()) return named(node_, plan.status());
-    const size_t bytes = static_cast<size_t>(element_count(in)) * static_cast<size_t>(elem_bytes_);
-    return make_prepared(node_, [plan = *plan, bytes, eb = elem_bytes_, constants = constants_](
-                                    const LaunchContext& ctx, std::span<void* const> inputs,
-                                    std::span<void* const> outputs) -> Status {
-      const void* x = constants->get(inputs, 0);
-      switch (plan.kind) {
-        case TransposePlan::Kind::kCopy:
-          if (bytes) KILN_CUDA_TRY(cudaMemcpyAsync(outputs[0], x, bytes, cudaMemcpyDeviceToDevice, ctx.stream));
-          break;
-        case TransposePlan::Kind::kBatched:
-          KILN_CUDA_TRY(launch::launch_batched_transpose(eb, x, outputs[0], plan.batch, plan.rows, plan.cols, ctx.stream));
-          break;
-        case TransposePlan::Kind::kGeneral:
-          KILN_CUDA_TRY(launch::launch_transpose(eb, x, outputs[0], plan.general, ctx.stream));
-          break;
-      }
-      return {};
-    });
+    return prepare_transpose(node_, constants_, in, perm, elem_bytes_);
   }
   std::string tactic() const override { return "cuda:transpose"; }
 
@@ -171,7 +179,50 @@ class ConcatKernel final : public CudaKernel {
   std::shared_ptr<const ConstantInputs> constants_;
 };
 
+// ---- SpaceToDepth (blocksize b, NCHW): y = transpose([N, C, H/b, b, W/b, b], [0, 3, 5, 1, 2, 4]) ----
+
+class SpaceToDepthKernel final : public CudaKernel {
+ public:
+  SpaceToDepthKernel(const Node& node, int64_t block, std::shared_ptr<const ConstantInputs> constants)
+      : node_(node.describe()),
+        elem_bytes_(static_cast<int32_t>(dtype_size(input_dtype(node, 0)))),
+        block_(block),
+        constants_(std::move(constants)) {}
+
+  Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext&, std::span<const Dims> input_dims,
+                                                std::span<const Dims> output_dims) const override {
+    if (input_dims.empty() || output_dims.empty()) return named(node_, Status::internal("prepare needs the shapes"));
+    const Dims& in = input_dims[0];
+    const int64_t b = block_;
+    if (in.size() != 4 || in[2] % b != 0 || in[3] % b != 0)
+      return named(node_, Status::shape_mismatch(fmt::format("input {} must be NCHW with H and W divisible by {}",
+                                                             dims_to_string(in), b)));
+    const Dims out = {in[0], in[1] * b * b, in[2] / b, in[3] / b};
+    if (out != output_dims[0])
+      return named(node_, Status::shape_mismatch(fmt::format("the output is {}, expected {}",
+                                                             dims_to_string(output_dims[0]), dims_to_string(out))));
+    return prepare_transpose(node_, constants_, {in[0], in[1], in[2] / b, b, in[3] / b, b}, {0, 3, 5, 1, 2, 4},
+                             elem_bytes_);
+  }
+  std::string tactic() const override { return "cuda:space_to_depth"; }
+
+ private:
+  std::string node_;
+  int32_t elem_bytes_;
+  int64_t block_;
+  std::shared_ptr<const ConstantInputs> constants_;
+};
+
 }  // namespace
+
+KernelResult make_space_to_depth_kernel(const Node& node, const KernelOptions&) {
+  const DataType t = input_dtype(node, 0);
+  if (!movable(t) || output_dtype(node, 0) != t || node.outputs.size() != 1) return no_kernel();
+  const int64_t block = node.attr_int("blocksize", 0);
+  if (block < 1) return Status::invalid_model(fmt::format("blocksize must be >= 1, got {}", block));
+  KILN_ASSIGN_OR_RETURN(auto constants, ConstantInputs::upload(node));
+  return std::unique_ptr<CudaKernel>(std::make_unique<SpaceToDepthKernel>(node, block, std::move(constants)));
+}
 
 KernelResult make_transpose_kernel(const Node& node, const KernelOptions&) {
   const DataType t = input_dtype(node, 0);

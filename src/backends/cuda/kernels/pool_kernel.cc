@@ -1,6 +1,8 @@
 // Pooling on pool.cu: kiln.Pool (mode MaxPool / AveragePool / GlobalAveragePool / GlobalMaxPool, layout
 // NCHW or NHWC) and the ONNX MaxPool (output Y only: null when Indices is asked for), AveragePool,
-// GlobalAveragePool and GlobalMaxPool in NCHW. f32 and f16; windowed pools over 1 to 3 spatial axes.
+// GlobalAveragePool and GlobalMaxPool in NCHW. f32 and f16; windowed pools over 1 to 3 spatial axes. The
+// windowed max pool also runs on i8 / u8 (int8 engines: fold_qdq moves MaxPool onto the quantized data);
+// average and global pools on integers get no kernel (the reference computes those in float only).
 // The window geometry (pads, auto_pad, ceil_mode, dilations) is conv_geometry's, as the reference's.
 #include "backends/cuda/kernels/kernel_factories.h"
 #include "backends/cuda/kernels/kernel_util.h"
@@ -147,8 +149,10 @@ KernelResult make_pool_kernel(const Node& node, const KernelOptions&) {
     return no_kernel();
   }
   const DataType t = input_dtype(node, 0);
-  if ((t != DataType::kF32 && t != DataType::kF16) || output_dtype(node, 0) != t) return no_kernel();
   const bool global = mode == "GlobalAveragePool" || mode == "GlobalMaxPool";
+  const bool is_int = t == DataType::kI8 || t == DataType::kU8;
+  if (is_int && mode != "MaxPool") return no_kernel();
+  if ((t != DataType::kF32 && t != DataType::kF16 && !is_int) || output_dtype(node, 0) != t) return no_kernel();
   // Spatial ranks the windowed kernel takes: 1 to 3 (NHWC: exactly 2).
   const Shape& shape = node.inputs[0]->type.shape;
   if (shape.has_rank() && (shape.rank() < 3 || (nhwc && shape.rank() != 4) || (!global && shape.rank() > 5)))

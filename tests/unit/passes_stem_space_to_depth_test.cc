@@ -1,0 +1,91 @@
+// stem_space_to_depth (src/passes/layout/stem_space_to_depth.h): the rewritten stem computes what the original
+// convolution does (reference runner, random inputs and weights), for odd extents, both kinds of extra end
+// padding, FusedConv with bias and activation; and convolutions it must leave alone stay as they are.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "passes/layout/stem_space_to_depth.h"
+#include "passes/testing/pass_test_util.h"
+
+using namespace kiln;
+using namespace kiln::testing;
+
+namespace {
+
+Status run_pass(Graph& g, const PassOptions&, PassCounts& counts) {
+  StemSpaceToDepthReport r;
+  KILN_RETURN_IF_ERROR(stem_space_to_depth(g, &r));
+  counts["rewritten"] = r.rewritten;
+  return {};
+}
+
+std::string stem_graph(int64_t c, int64_t h, int64_t w, int64_t k, int64_t pad, int64_t stride = 2,
+                       int64_t dilation = 1) {
+  const int64_t span = dilation * (k - 1) + 1;
+  const std::string out_h = std::to_string((h + 2 * pad - span) / stride + 1);
+  const std::string out_w = std::to_string((w + 2 * pad - span) / stride + 1);
+  const std::string d = std::to_string(dilation);
+  const std::string attrs_extra = dilation == 1 ? "" : ", dilations: ints = [" + d + ", " + d + "]";
+  std::string p = std::to_string(pad), s = std::to_string(stride);
+  return opset13_ir("input %x: f32[N," + std::to_string(c) + "," + std::to_string(h) + "," + std::to_string(w) +
+                    "]\n" + rand_const("w", "f32", {8, c, k, k}, 7) + rand_const("b", "f32", {8}, 8) +
+                    "node \"stem\" Conv<13>(%x, %w, %b) -> (%y: f32[N,8," + out_h + "," + out_w +
+                    "]) {pads: ints = [" + p + ", " + p + ", " + p + ", " + p + "], strides: ints = [" + s + ", " +
+                    s + "]" + attrs_extra + "}\noutput %y\n");
+}
+
+TEST(StemSpaceToDepth, ResNetStemKeepsOutputs) {
+  PassCounts counts;
+  std::string text = stem_graph(3, 23, 19, 7, 3);
+  Graph g = expect_pass_keeps_outputs(run_pass, text, 1e-4);
+  std::string out = print_graph(g);
+  EXPECT_NE(out.find("SpaceToDepth"), std::string::npos) << out;
+  EXPECT_NE(out.find("kernel_shape: ints = [4, 4]"), std::string::npos) << out;
+}
+
+TEST(StemSpaceToDepth, OddAndEvenPaddedExtentsKeepOutputs) {
+  // Padded extents 24+6 = 30 (even, one extra end row) and 25+6 = 31 (odd, none), 7x7 and 5x5 kernels, one,
+  // two and four channels (space-to-depth gives 8 or 16), no padding at all.
+  EXPECT_NE(print_graph(expect_pass_keeps_outputs(run_pass, stem_graph(3, 24, 25, 7, 3), 1e-4)).find("SpaceToDepth"),
+            std::string::npos);
+  EXPECT_NE(print_graph(expect_pass_keeps_outputs(run_pass, stem_graph(1, 17, 16, 5, 2), 1e-4)).find("SpaceToDepth"),
+            std::string::npos);
+  EXPECT_NE(print_graph(expect_pass_keeps_outputs(run_pass, stem_graph(2, 9, 12, 5, 1), 1e-4)).find("SpaceToDepth"),
+            std::string::npos);
+  EXPECT_NE(print_graph(expect_pass_keeps_outputs(run_pass, stem_graph(4, 15, 15, 7, 0), 1e-4)).find("SpaceToDepth"),
+            std::string::npos);
+}
+
+TEST(StemSpaceToDepth, Int8StemIsExact) {
+  // QuantizeLinear -> QConv (7x7, stride 2, per-channel scales, bias, Relu) -> DequantizeLinear, with a nonzero
+  // x zero point so padding must use it (real 0): the rewrite sums the same integer products.
+  std::string text = opset13_ir(
+      "input %x: f32[N,3,21,18]\nconst %xs: f32[] = [0.02]\nconst %xz: i8[] = [5]\n" +
+      rand_const("w", "i8", {8, 3, 7, 7}, 31, -127, 127) + rand_const("ws", "f32", {8}, 32, 0.002, 0.01) +
+      "const %wz: i8[8] = [0, 0, 0, 0, 0, 0, 0, 0]\nconst %ys: f32[] = [0.3]\nconst %yz: i8[] = [0]\n" +
+      rand_const("b", "i32", {8}, 33, -300, 300) +
+      R"(node "q" QuantizeLinear<13>(%x, %xs, %xz) -> (%xq: i8[N,3,21,18])
+node "stem" QConv@kiln<1>(%xq, %xs, %xz, %w, %ws, %wz, %ys, %yz, %b) -> (%q: i8[N,8,11,9]) {activation: string = "Relu", pads: ints = [3, 3, 3, 3], strides: ints = [2, 2]}
+node "dq" DequantizeLinear<13>(%q, %ys, %yz) -> (%y: f32[N,8,11,9])
+output %y
+)");
+  text.replace(text.find("opset \"\" 13\n"), 12, "opset \"\" 13\nopset \"kiln\" 1\n");
+  Graph g = expect_pass_keeps_outputs(run_pass, text, 0.0);
+  EXPECT_NE(print_graph(g).find("SpaceToDepth"), std::string::npos);
+}
+
+TEST(StemSpaceToDepth, LeavesOtherConvolutionsAlone) {
+  for (const std::string& text : {stem_graph(8, 16, 16, 7, 3),         // too many channels
+                                  stem_graph(3, 16, 16, 7, 3, 1),      // stride 1
+                                  stem_graph(3, 16, 16, 4, 1),         // even kernel
+                                  stem_graph(3, 16, 16, 3, 1),         // 3x3: not worth the extra passes
+                                  stem_graph(3, 16, 16, 5, 2, 2, 2)}) {  // dilation 2
+    PassCounts counts;
+    std::string out = pass_text(run_pass, text, &counts);
+    EXPECT_EQ(counts["rewritten"], 0) << out;
+    EXPECT_EQ(out.find("SpaceToDepth"), std::string::npos) << out;
+  }
+}
+
+}  // namespace
