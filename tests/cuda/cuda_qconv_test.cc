@@ -94,19 +94,27 @@ const SingleOpOptions kKiln{.domain = "kiln"};
   return ::testing::AssertionSuccess() << differ << " of " << gpu.size() << " differ by one step";
 }
 
-Result<Tensor> reference(const Built& b) {
-  return first_output(run_single_op("QConv", 1, b.inputs, b.attrs, 1, kKiln));
+// The case's one-node graph and the reference kernel's output.
+struct Prepared {
+  SingleOpGraph graph;
+  Tensor ref;
+};
+Result<Prepared> prepare_case(const QConvCase& c) {
+  Built b = qconv_inputs(c);
+  Prepared p;
+  KILN_ASSIGN_OR_RETURN(p.graph, build_single_op("QConv", 1, b.inputs, b.attrs, 1, kKiln));
+  KILN_ASSIGN_OR_RETURN(p.ref, first_output(run_single_op("QConv", 1, b.inputs, b.attrs, 1, kKiln)));
+  return p;
 }
 
 TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
   KILN_REQUIRE_GPU();
   for (const QConvCase& c : kCases) {
     SCOPED_TRACE(c.name);
-    Built b = qconv_inputs(c);
-    auto g = build_single_op("QConv", 1, b.inputs, b.attrs, 1, kKiln);
-    ASSERT_TRUE(g.ok()) << g.status().message();
-    auto ref = reference(b);
-    ASSERT_TRUE(ref.ok()) << ref.status().message();
+    auto p = prepare_case(c);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    const SingleOpGraph* g = &p->graph;
+    const Tensor* ref = &p->ref;
     std::string tactic;
     auto gpu = run_node_on_cuda(*g, {}, &tactic);
     ASSERT_TRUE(gpu.ok()) << gpu.status().message();
@@ -129,11 +137,10 @@ TEST(CudaQConv, CapturedAndMisalignedLaunches) {
   KILN_REQUIRE_GPU();
   for (const QConvCase& c : {kCases[0], kCases[1]}) {
     SCOPED_TRACE(c.name);
-    Built b = qconv_inputs(c);
-    auto g = build_single_op("QConv", 1, b.inputs, b.attrs, 1, kKiln);
-    ASSERT_TRUE(g.ok()) << g.status().message();
-    auto ref = reference(b);
-    ASSERT_TRUE(ref.ok()) << ref.status().message();
+    auto p = prepare_case(c);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    const SingleOpGraph* g = &p->graph;
+    const Tensor* ref = &p->ref;
     auto captured = run_node_on_cuda(*g, {}, nullptr, Launch::kCaptured);
     ASSERT_TRUE(captured.ok()) << captured.status().message();
     EXPECT_TRUE(within_one_step(captured->at(0), *ref));

@@ -267,16 +267,10 @@ class PreparedConv : public PreparedNode {
   std::optional<EpilogueArgs> epilogue_;
 };
 
-class CudnnConvKernel : public CudaKernel {
+class CudnnConvKernel : public CudnnTacticKernel {
  public:
-  CudnnConvKernel(ConvNode node, std::shared_ptr<const ConvConstants> constants, std::string tactic_id,
-                  std::optional<CudnnTactic> tactic)
-      : node_(std::move(node)),
-        constants_(std::move(constants)),
-        tactic_id_(std::move(tactic_id)),
-        tactic_(std::move(tactic)) {}
-
-  std::string tactic() const override { return tactic_ ? tactic_id_ : kCudnnHeuristicTactic; }
+  CudnnConvKernel(ConvNode node, std::shared_ptr<const ConvConstants> constants, std::string tactic_id)
+      : CudnnTacticKernel(std::move(tactic_id)), node_(std::move(node)), constants_(std::move(constants)) {}
 
   Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext& ctx, std::span<const Dims> input_dims,
                                                 std::span<const Dims> output_dims) const override {
@@ -330,8 +324,6 @@ class CudnnConvKernel : public CudaKernel {
 
   ConvNode node_;
   std::shared_ptr<const ConvConstants> constants_;
-  std::string tactic_id_;
-  std::optional<CudnnTactic> tactic_;
 };
 
 const Value* input_value(const Node& node, size_t i) { return node.has_input(i) ? node.inputs[i] : nullptr; }
@@ -404,9 +396,7 @@ KernelResult make_conv_kernel(const Node& node, const KernelOptions& options) {
   }
 
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
-  std::optional<CudnnTactic> tactic = CudnnTactic::parse(tactic_id);
-  return std::unique_ptr<CudaKernel>(
-      new CudnnConvKernel(std::move(n), std::move(constants), std::move(tactic_id), std::move(tactic)));
+  return std::unique_ptr<CudaKernel>(new CudnnConvKernel(std::move(n), std::move(constants), std::move(tactic_id)));
 }
 
 }  // namespace kiln::cuda

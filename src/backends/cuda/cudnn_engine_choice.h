@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/cuda_kernel.h"
 #include "backends/cuda/cudnn_graph.h"
 #include "backends/cuda/cudnn_tactic.h"
 
@@ -47,6 +48,19 @@ using ConfigFilter = std::function<bool(const EngineConfigInfo&)>;
 std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
                                               const ConfigFilter& acceptable, size_t workspace_limit,
                                               size_t max_candidates);
+
+/// Base of the cuDNN convolution kernels: the tactic id they were created with (KernelOptions::tactic or the
+/// node's `tactic` attribute) and its parse; tactic() reports it, or "cudnn:heuristic" when it is not one.
+class CudnnTacticKernel : public CudaKernel {
+ public:
+  std::string tactic() const override { return tactic_ ? tactic_id_ : kCudnnHeuristicTactic; }
+
+ protected:
+  explicit CudnnTacticKernel(std::string tactic_id)
+      : tactic_id_(std::move(tactic_id)), tactic_(CudnnTactic::parse(tactic_id_)) {}
+  std::string tactic_id_;
+  std::optional<CudnnTactic> tactic_;
+};
 
 /// The chosen config and the index of its graph in `graphs`.
 struct ChosenPlan {

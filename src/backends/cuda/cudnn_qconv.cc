@@ -215,13 +215,10 @@ class PreparedQConv : public PreparedNode {
   size_t pad_bytes_ = 0, acc_bytes_ = 0;
 };
 
-class CudnnQConvKernel : public CudaKernel {
+class CudnnQConvKernel : public CudnnTacticKernel {
  public:
   CudnnQConvKernel(QConvNode node, std::shared_ptr<const QConvConstants> constants, std::string tactic_id)
-      : node_(std::move(node)), constants_(std::move(constants)), tactic_id_(std::move(tactic_id)),
-        tactic_(CudnnTactic::parse(tactic_id_)) {}
-
-  std::string tactic() const override { return tactic_ ? tactic_id_ : kCudnnHeuristicTactic; }
+      : CudnnTacticKernel(std::move(tactic_id)), node_(std::move(node)), constants_(std::move(constants)) {}
 
   Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext& ctx, std::span<const Dims> input_dims,
                                                 std::span<const Dims> output_dims) const override {
@@ -289,8 +286,6 @@ class CudnnQConvKernel : public CudaKernel {
 
   QConvNode node_;
   std::shared_ptr<const QConvConstants> constants_;
-  std::string tactic_id_;
-  std::optional<CudnnTactic> tactic_;
 };
 
 const Tensor* constant_input(const Node& node, size_t i) {
