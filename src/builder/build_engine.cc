@@ -151,6 +151,9 @@ Status check_backend_options(const BuildOptions& options) {
       return Status::invalid_argument("precision tf32 is for GPU engines (--device cuda); the CPU has no TF32 arithmetic");
     if (options.allow_cpu_fallback)
       return Status::invalid_argument("--allow-cpu-fallback is for GPU engines (--device cuda)");
+    if (!options.stem_space_to_depth)
+      return Status::invalid_argument("--no-stem-space-to-depth is for GPU engines (--device cuda); CPU builds keep "
+                                      "the stem convolution as it is");
     return {};
   }
 #ifdef KILN_HAVE_CUDA

@@ -44,6 +44,7 @@ if [ -f "$model" ]; then
   # GPU-only options on a CPU build, and a GPU build where there is no GPU (or no CUDA backend compiled in).
   expect_error "precision tf32 is for GPU engines (--device cuda)" "$kiln" build "$model" --precision tf32 -o "$tmp"
   expect_error "--allow-cpu-fallback is for GPU engines" "$kiln" build "$model" --allow-cpu-fallback -o "$tmp"
+  expect_error "--no-stem-space-to-depth is for GPU engines" "$kiln" build "$model" --no-stem-space-to-depth -o "$tmp"
   expect_error "--device" "$kiln" build "$model" --device metal -o "$tmp"
   if [ ! -e /dev/nvidia0 ]; then
     out=$("$kiln" build "$model" --device cuda -o "$tmp/gpu" 2>&1)
