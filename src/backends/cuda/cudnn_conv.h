@@ -18,8 +18,8 @@
 // Without a tactic, prepare takes the first engine config that builds at the shapes, ranked: the heuristics'
 // mode A configs of every graph (most fused first), then mode FALLBACK's, and last the generic engines with
 // the STRICT_NAN_PROP note (engine 0 on cuDNN 9.14: correct but 40-500x slower). candidate_tactics offers up
-// to 8, spread over the distinct engines of every graph. Data pointers must be 16-byte aligned (the tensors
-// are described with 16-byte alignment; enqueue checks).
+// to kMaxCudnnCandidates (4), spread over the distinct engines of every graph (cudnn_engine_choice.h). Data
+// pointers must be 16-byte aligned (the tensors are described so; execute_plan checks).
 #pragma once
 
 #include "backends/cuda/cuda_kernel.h"

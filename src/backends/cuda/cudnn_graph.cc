@@ -262,6 +262,10 @@ Result<ExecutionPlan> make_execution_plan(cudnnHandle_t handle, const BackendDes
 Status execute_plan(cudnnHandle_t handle, const BackendDesc& plan, const std::vector<int64_t>& uids,
                     const std::vector<void*>& pointers, void* workspace) {
   if (uids.size() != pointers.size()) return Status::internal("variant pack: one data pointer per tensor uid");
+  for (size_t i = 0; i < uids.size(); ++i)
+    if (reinterpret_cast<uintptr_t>(pointers[i]) % kCudnnAlignment != 0)
+      return Status::internal(fmt::format("cuDNN tensor {} at {} is not {}-byte aligned", uids[i], pointers[i],
+                                          kCudnnAlignment));
   KILN_ASSIGN_OR_RETURN(BackendDesc pack, BackendDesc::create(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR));
   const int64_t n = static_cast<int64_t>(uids.size());
   KILN_CUDNN_SET(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n, uids.data());

@@ -53,7 +53,10 @@ Result<cudnnDataType_t> cudnn_data_type(DataType dtype);
 /// A deque: references to its elements stay valid while more are appended.
 using DescList = std::deque<BackendDesc>;
 
-/// A tensor: dims and strides in elements (same length, 3..8), 16-byte alignment of its data pointer.
+/// The data-pointer alignment every tensor is described with (and execute_plan checks).
+inline constexpr int64_t kCudnnAlignment = 16;
+
+/// A tensor: dims and strides in elements (same length, 3..8), kCudnnAlignment of its data pointer.
 /// Virtual tensors are intermediates that never reach memory.
 struct TensorSpec {
   int64_t uid = 0;
@@ -61,7 +64,7 @@ struct TensorSpec {
   std::vector<int64_t> dims;
   std::vector<int64_t> strides;
   bool is_virtual = false;
-  int64_t alignment = 16;
+  int64_t alignment = kCudnnAlignment;
 };
 Result<BackendDesc> make_tensor(const TensorSpec& spec);
 
@@ -118,7 +121,8 @@ struct ExecutionPlan {
 };
 Result<ExecutionPlan> make_execution_plan(cudnnHandle_t handle, const BackendDesc& config);
 
-/// Runs `plan` with the data pointers of `uids` (same length) and `workspace`, on the handle's stream.
+/// Runs `plan` with the data pointers of `uids` (same length) and `workspace`, on the handle's stream. An
+/// internal error (naming the tensor) when a pointer is not kCudnnAlignment-aligned, as the tensors promise.
 Status execute_plan(cudnnHandle_t handle, const BackendDesc& plan, const std::vector<int64_t>& uids,
                     const std::vector<void*>& pointers, void* workspace);
 

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 #include <optional>
 
 #include "backends/cuda/cuda_status.h"
@@ -28,8 +27,6 @@ enum QConvInput : size_t { kX = 0, kXScale, kXZp, kW, kWScale, kWZp, kYScale, kY
 // Unique ids of the graph's tensors (virtual intermediates from kUidVirtual on).
 constexpr int64_t kUidX = 1, kUidW = 2, kUidY = 3, kUidMult = 4, kUidBias = 5, kUidZ = 6, kUidZMult = 7,
                   kUidVirtual = 100;
-constexpr size_t kMaxCandidates = 4;
-constexpr uintptr_t kAlignment = 16;
 // Offsets of the kernel's own scratch areas in the context's workspace.
 constexpr size_t kScratchAlignment = 256;
 // cuDNN's int8 convolutions want the input channels a multiple of this (PyTorch pads them likewise).
@@ -181,9 +178,6 @@ class PreparedQConv : public PreparedNode {
                 : uid == kUidBias  ? constants_->bias.get()
                 : uid == kUidZ     ? z
                                    : constants_->z_mult.get();
-      if (reinterpret_cast<uintptr_t>(p) % kAlignment != 0)
-        return Status::internal(fmt::format("{}: cuDNN tensor {} at {} is not {}-byte aligned", node_.name, uid, p,
-                                            kAlignment));
       ptrs.push_back(p);
     }
     Status s = execute_plan(ctx.cudnn, chosen_.plan.plan, graph_.uids, ptrs, cudnn_workspace);
@@ -233,7 +227,7 @@ class CudnnQConvKernel : public CudnnTacticKernel {
     if (!shapes.ok()) return shapes.status().with_context(node_.name);
     if (shapes->y_count == 0) return std::vector<std::string>{};
     auto graphs = build_graphs(ctx, *shapes);
-    return candidate_tactic_ids(ctx.cudnn, graphs, acceptable, ctx.workspace_limit, kMaxCandidates);
+    return candidate_tactic_ids(ctx.cudnn, graphs, acceptable, ctx.workspace_limit, kMaxCudnnCandidates);
   }
 
  private:
@@ -269,11 +263,11 @@ class CudnnQConvKernel : public CudnnTacticKernel {
   Result<std::unique_ptr<PreparedNode>> prepare_qconv(const LaunchContext& ctx, std::span<const Dims> input_dims,
                                                       std::span<const Dims> output_dims) const {
     KILN_ASSIGN_OR_RETURN(ConvShapes shapes, node_shapes(input_dims, output_dims));
-    std::string last_error;
-    std::vector<PathGraph> graphs = build_graphs(ctx, shapes, &last_error);
     if (shapes.y_count == 0)
       return std::unique_ptr<PreparedNode>(
           new PreparedQConv(node_, constants_, shapes, BuiltGraph{}, ChosenConfig{}));
+    std::string last_error;
+    std::vector<PathGraph> graphs = build_graphs(ctx, shapes, &last_error);
     auto chosen = choose_plan(ctx.cudnn, graphs, tactic_, acceptable, ctx.workspace_limit, last_error);
     if (!chosen.ok())
       return Status::unsupported(fmt::format("no cuDNN engine config runs this int8 convolution (X {}, W {}): {}",

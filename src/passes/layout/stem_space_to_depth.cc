@@ -26,6 +26,7 @@ struct StemConv {
   int64_t c, k_h, k_w;
   std::vector<int64_t> pads;  // [pt, pl, pb, pr]
   int64_t h, w;               // input spatial extents
+  int64_t extra_h = 0, extra_w = 0;  // end padding that makes the padded extents even (0 or 1)
 };
 
 bool all_equal(const std::vector<int64_t>& v, int64_t x) {
@@ -34,7 +35,15 @@ bool all_equal(const std::vector<int64_t>& v, int64_t x) {
   return true;
 }
 
-std::optional<StemConv> match(const Node& n) {
+// Extra end padding (0 or 1 for the odd kernels matched) so the padded extent is even and the stride-1
+// convolution of ceil(k/2) over its space-to-depth gives the original output extent.
+int64_t extra_end_pad(int64_t extent, int64_t pre, int64_t post, int64_t k) {
+  const int64_t out = (extent + pre + post - k) / kBlock + 1;
+  const int64_t k2 = (k + 1) / 2;
+  return kBlock * (out + k2 - 1) - (extent + pre + post);
+}
+
+std::optional<StemConv> match(Node& n) {
   const bool kiln_op = n.domain == "kiln" && (n.op_type == "FusedConv" || n.op_type == "QConv");
   if (!kiln_op && !(n.domain.empty() && n.op_type == "Conv")) return std::nullopt;
   if (kiln_op && n.attr_string("layout", "NCHW") != "NCHW") return std::nullopt;
@@ -45,7 +54,7 @@ std::optional<StemConv> match(const Node& n) {
   if (!w || w->rank() != 4 || !xs.has_rank() || xs.rank() != 4 || !xs[2].known() || !xs[3].known())
     return std::nullopt;
   if (n.attr_int("group", 1) != 1 || n.attr_string("auto_pad", "NOTSET") != "NOTSET") return std::nullopt;
-  StemConv s{const_cast<Node*>(&n), w_index, w->dim(1), w->dim(2), w->dim(3), n.attr_ints("pads", {0, 0, 0, 0}),
+  StemConv s{&n, w_index, w->dim(1), w->dim(2), w->dim(3), n.attr_ints("pads", {0, 0, 0, 0}),
              xs[2].value, xs[3].value};
   if (s.c > kMaxChannels || s.pads.size() != 4) return std::nullopt;
   if (s.k_h < kMinKernel || s.k_w < kMinKernel || s.k_h % 2 == 0 || s.k_w % 2 == 0) return std::nullopt;
@@ -53,15 +62,9 @@ std::optional<StemConv> match(const Node& n) {
     return std::nullopt;
   if (n.has_attr("kernel_shape") && n.attr_ints("kernel_shape") != std::vector<int64_t>{s.k_h, s.k_w})
     return std::nullopt;
+  s.extra_h = extra_end_pad(s.h, s.pads[0], s.pads[2], s.k_h);
+  s.extra_w = extra_end_pad(s.w, s.pads[1], s.pads[3], s.k_w);
   return s;
-}
-
-// Extra end padding (0 or 1) so the padded extent is even and the stride-1 convolution of ceil(k/2) over its
-// space-to-depth gives the original output extent.
-int64_t extra_end_pad(int64_t extent, int64_t pre, int64_t post, int64_t k) {
-  const int64_t out = (extent + pre + post - k) / kBlock + 1;
-  const int64_t k2 = (k + 1) / 2;
-  return kBlock * (out + k2 - 1) - (extent + pre + post);
 }
 
 // W [K, C, kh, kw] as W' [K, 4*C2, ceil(kh/2), ceil(kw/2)] (see the header), any element size.
@@ -98,9 +101,7 @@ Status rewrite(Graph& g, const StemConv& s) {
   Value* x = n.inputs[0];
   const Tensor& w = *passes::constant_of(n.inputs[s.w_index]);
   const int64_t c2 = (s.c + 1) / 2 * 2;  // 4 * c2 channels after space-to-depth: a multiple of 8
-  const int64_t eh = extra_end_pad(s.h, s.pads[0], s.pads[2], s.k_h);
-  const int64_t ew = extra_end_pad(s.w, s.pads[1], s.pads[3], s.k_w);
-  if (eh < 0 || ew < 0) return {};  // cannot happen for odd kernels; leave the node as it is
+  const int64_t eh = s.extra_h, ew = s.extra_w;
   const int64_t hp = s.h + s.pads[0] + s.pads[2] + eh, wp = s.w + s.pads[1] + s.pads[3] + ew;
   const Dim batch = x->type.shape[0];
   const int opset = onnx_opset(g);
