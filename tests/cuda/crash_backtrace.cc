@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
+#include <initializer_list>
 
 namespace {
 
