@@ -496,6 +496,38 @@ TEST(CudaKernels, SpaceToDepth) {
     }
 }
 
+// kiln.PaddedSpaceToDepth (the stem's Cast + Pad + SpaceToDepth (+ NHWC)) vs its reference, the ONNX chain:
+// every element type it copies, FLOAT -> FLOAT16, both output layouts, channel counts that take the 16-byte
+// vector stores and ones that do not, a fill value, and ResNet-50's stem at batch 2.
+TEST(CudaKernels, PaddedSpaceToDepth) {
+  KILN_REQUIRE_GPU();
+  uint32_t seed = 1170;
+  struct Case {
+    Dims x;
+    std::vector<int64_t> pads;  // [c, h, w begin, c, h, w end]
+  };
+  const Case cases[] = {{{2, 3, 224, 224}, {0, 3, 3, 1, 4, 4}},  // ResNet-50's stem: 16 channels out
+                        {{1, 3, 9, 7}, {0, 1, 2, 0, 2, 1}},      // 12 channels: no vector stores in f16
+                        {{3, 1, 5, 6}, {1, 1, 0, 2, 0, 0}},      // leading channel padding
+                        {{1, 4, 4, 4}, {0, 0, 0, 0, 0, 0}}};
+  const SingleOpOptions kiln_op{.domain = "kiln"};
+  for (const Case& c : cases)
+    for (const char* layout : {"NCHW", "NHWC"}) {
+      OpAttributes attrs = {{"blocksize", i(2)}, {"pads", ints(c.pads)}, {"output_layout", s(layout)}};
+      for (DataType t : {DataType::kF32, DataType::kF16, DataType::kI8}) {
+        SCOPED_TRACE(describe(t, c.x) + " " + layout);
+        Tensor x = random_tensor(t, c.x, -100, 100, seed++);
+        check_op("PaddedSpaceToDepth", 1, {x}, attrs, Tol::kExact, kiln_op, "cuda:padded_space_to_depth");
+        if (t == DataType::kI8)  // a zero point as the fill value
+          check_op("PaddedSpaceToDepth", 1, {x, {tensor<int8_t>({-7}, {}), true}}, attrs, Tol::kExact, kiln_op);
+      }
+      SCOPED_TRACE(describe(DataType::kF32, c.x) + " to f16 " + layout);
+      OpAttributes to_f16 = attrs;
+      to_f16["to"] = i(static_cast<int64_t>(DataType::kF16));
+      check_op("PaddedSpaceToDepth", 1, {random_tensor(DataType::kF32, c.x, -3, 3, seed++)}, to_f16, Tol::kExact, kiln_op);
+    }
+}
+
 TEST(CudaKernels, Concat) {
   KILN_REQUIRE_GPU();
   uint32_t seed = 1200;

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "passes/layout/channels_last.h"
 #include "passes/layout/stem_space_to_depth.h"
 #include "passes/testing/pass_test_util.h"
 
@@ -73,6 +74,54 @@ output %y
   text.replace(text.find("opset \"\" 13\n"), 12, "opset \"\" 13\nopset \"kiln\" 1\n");
   Graph g = expect_pass_keeps_outputs(run_pass, text, 0.0);
   EXPECT_NE(print_graph(g).find("SpaceToDepth"), std::string::npos);
+}
+
+// The FP16 build's input Cast (FLOAT -> FLOAT16) feeding the stem.
+std::string fp16_stem_graph(bool cast_read_elsewhere) {
+  return opset13_ir(
+      "input %x: f32[N,3,23,19]\n" + rand_const("w", "f16", {8, 3, 7, 7}, 7) + rand_const("b", "f16", {8}, 8) +
+      R"(node "cast" Cast<13>(%x) -> (%xh: f16[N,3,23,19]) {to: int = 10}
+node "stem" Conv<13>(%xh, %w, %b) -> (%y: f16[N,8,12,10]) {pads: ints = [3, 3, 3, 3], strides: ints = [2, 2]}
+output %y
+)" + (cast_read_elsewhere ? "output %xh\n" : ""));
+}
+
+Status stem_then_channels_last(Graph& g, const PassOptions& o, PassCounts& counts) {
+  KILN_RETURN_IF_ERROR(run_pass(g, o, counts));
+  ChannelsLastReport r;
+  KILN_RETURN_IF_ERROR(convert_to_channels_last(g, &r));
+  counts["transposes"] = r.transposes;
+  return {};
+}
+
+TEST(StemSpaceToDepth, AbsorbsTheFp16InputCast) {
+  const std::string text = fp16_stem_graph(false);
+  Graph original = parse_text(text), g = parse_text(text);
+  PassCounts counts = apply(run_pass, g);
+  // Summation order differs from the 7x7 stride-2 convolution's: f16 rounding of the outputs may differ.
+  expect_same_outputs(original, g, random_inputs(original), 1e-2, 1e-2);
+  const std::string out = print_graph(g);
+  EXPECT_EQ(counts["rewritten"], 1);
+  EXPECT_EQ(out.find("Cast"), std::string::npos) << out;  // the space-to-depth reads FLOAT and converts
+  EXPECT_NE(out.find("PaddedSpaceToDepth@kiln<1>(%x)"), std::string::npos) << out;
+  EXPECT_NE(out.find("to: int = 10"), std::string::npos) << out;
+}
+
+TEST(StemSpaceToDepth, KeepsACastThatIsReadElsewhere) {
+  const std::string out = print_graph(expect_pass_keeps_outputs(run_pass, fp16_stem_graph(true), 1e-2));
+  EXPECT_NE(out.find("Cast<13>(%x)"), std::string::npos) << out;
+  EXPECT_NE(out.find("PaddedSpaceToDepth@kiln<1>(%xh)"), std::string::npos) << out;
+}
+
+// channels_last makes the space-to-depth write NHWC for the (now NHWC) stem conv: no Transpose between.
+TEST(StemSpaceToDepth, WritesNhwcForAChannelsLastStem) {
+  const std::string text = stem_graph(3, 23, 19, 7, 3);
+  Graph original = parse_text(text), g = parse_text(text);
+  PassCounts counts = apply(stem_then_channels_last, g);
+  expect_same_outputs(original, g, random_inputs(original), 1e-4);
+  const std::string out = print_graph(g);
+  EXPECT_NE(out.find("output_layout: string = \"NHWC\""), std::string::npos) << out;
+  EXPECT_EQ(counts["transposes"], 1) << out;  // only the output's, back to NCHW
 }
 
 TEST(StemSpaceToDepth, LeavesOtherConvolutionsAlone) {

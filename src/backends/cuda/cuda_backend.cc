@@ -28,6 +28,7 @@ constexpr FactoryEntry kFactories[] = {
     {"kiln", "FusedMatMul", make_gemm_kernel},
     {"", "Transpose", make_transpose_kernel},
     {"", "SpaceToDepth", make_space_to_depth_kernel},
+    {"kiln", "PaddedSpaceToDepth", make_padded_space_to_depth_kernel},
     {"kiln", "Pool", make_pool_kernel},
     {"", "MaxPool", make_pool_kernel},
     {"", "AveragePool", make_pool_kernel},

@@ -64,8 +64,35 @@ Status pool_nchw(KernelContext& ctx) {
 
 Status pool(KernelContext& ctx) { return run_in_layout(ctx, {0}, pool_nchw); }
 
+// kiln.PaddedSpaceToDepth: literally the chain it stands for, Cast -> Pad -> SpaceToDepth (-> Transpose), on
+// the ONNX reference kernels.
+Status padded_space_to_depth(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  KILN_ASSIGN_OR_RETURN(PaddedSpaceToDepthParams p, padded_space_to_depth_params(ctx.node(), x.dtype()));
+  if (x.rank() != 4) return ctx.error(fmt::format("input X must have rank 4 (NCHW), got {}", x.type_string()));
+  Tensor y = x;
+  if (p.to != x.dtype()) {
+    TempOp cast("Cast", 19);
+    cast.node.attrs["to"] = Attribute::of_int(static_cast<int64_t>(p.to));
+    KILN_ASSIGN_OR_RETURN(y, cast.run(ctx, {&y}));
+  }
+  const Tensor pads = Tensor::from_vector<int64_t>(
+      {0, p.pads[0], p.pads[1], p.pads[2], 0, p.pads[3], p.pads[4], p.pads[5]}, {8});
+  TempOp pad("Pad", 13);
+  KILN_ASSIGN_OR_RETURN(y, pad.run(ctx, {&y, &pads, ctx.has_input(1) ? &ctx.input(1) : nullptr}));
+  TempOp s2d("SpaceToDepth", 13);
+  s2d.node.attrs["blocksize"] = Attribute::of_int(p.block);
+  KILN_ASSIGN_OR_RETURN(y, s2d.run(ctx, {&y}));
+  if (p.nhwc) {
+    KILN_ASSIGN_OR_RETURN(y, transpose(ctx, y, layout::kNchwToNhwc));
+  }
+  ctx.set_output(0, std::move(y));
+  return {};
+}
+
 constexpr KernelEntry kKernels[] = {
     {"Pool", "kiln", pool},
+    {"PaddedSpaceToDepth", "kiln", padded_space_to_depth},
 };
 
 }  // namespace

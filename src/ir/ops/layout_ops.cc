@@ -7,6 +7,13 @@
 // ONNX's pooling ops have no layout attribute, so a channels-last graph needs its own pool. Pool takes
 // ONNX's pooling attributes with ONNX's defaults; an attribute the chosen mode does not take is an error
 // rather than silently ignored (e.g. count_include_pad on MaxPool).
+//
+//   PaddedSpaceToDepth(X [, fill]) -> Y
+//                   Y = SpaceToDepth(Pad(Cast(X, to), pads, fill), blocksize), X in NCHW, Y in
+//                   `output_layout` (NCHW or NHWC): the space-to-depth stem's input chain (stem_space_to_depth.h)
+//                   as one pass over memory. `pads` are [c_begin, h_begin, w_begin, c_end, h_end, w_end]
+//                   (non-negative; the padded H and W divisible by blocksize); `fill` a scalar of Y's type
+//                   (default 0); `to` is 0 (Y has X's type) or FLOAT16 for a FLOAT X.
 #include <fmt/format.h>
 
 #include "ir/op_def.h"
@@ -45,6 +52,35 @@ Status infer_pool_nchw(InferContext& ctx) {
 
 Status infer_pool(InferContext& ctx) { return layout::infer_in_layout(ctx, {0}, infer_pool_nchw); }
 
+Status infer_padded_space_to_depth(InferContext& ctx) {
+  const Node& n = ctx.node();
+  KILN_ASSIGN_OR_RETURN(PaddedSpaceToDepthParams p, padded_space_to_depth_params(n, ctx.input_dtype(0)));
+  const Shape& in = ctx.input_shape(0);
+  if (!in.has_rank()) return ctx.error("input X needs a known rank (4, NCHW)");
+  if (in.rank() != 4) return ctx.error(fmt::format("input X must have rank 4 (NCHW), got {}", in.to_string()));
+  if (ctx.has_input(1)) {
+    const Shape& f = ctx.input_shape(1);
+    bool one = f.has_rank() && f.is_static();
+    for (size_t i = 0; one && i < f.rank(); ++i) one = f[i].value == 1;
+    if (ctx.input_dtype(1) != p.to || !one)
+      return ctx.error(fmt::format("fill must be one {} element, got {}", dtype_name(p.to),
+                                   ctx.node().inputs[1]->type.to_string()));
+  }
+  std::array<Dim, 3> chw;  // padded C, H / b, W / b
+  for (size_t a = 0; a < 3; ++a) {
+    const Dim& d = in[a + 1];
+    if (!d.known()) continue;
+    const int64_t padded = d.value + p.pads[a] + p.pads[a + 3];
+    if (a > 0 && padded % p.block != 0)
+      return ctx.error(fmt::format("padded extent {} of axis {} of X {} is not divisible by blocksize {}", padded,
+                                   a + 1, in.to_string(), p.block));
+    chw[a] = Dim(a == 0 ? padded * p.block * p.block : padded / p.block);
+  }
+  Shape nchw({in[0], chw[0], chw[1], chw[2]});
+  ctx.set_output(0, p.to, p.nhwc ? layout::permute(nchw, layout::kNchwToNhwc) : nchw);
+  return {};
+}
+
 const std::vector<OpDef>& defs() {
   static const std::vector<OpDef> kDefs = {
       {.op_type = "Pool",
@@ -55,11 +91,44 @@ const std::vector<OpDef>& defs() {
                  attr_int("count_include_pad", 0), attr_ints("dilations"), attr_ints("kernel_shape"),
                  attr_ints("pads"), attr_ints("strides"), attr_string("layout", "NCHW")},
        .infer = infer_pool},
+      {.op_type = "PaddedSpaceToDepth",
+       .domain = "kiln",
+       .min_inputs = 1,
+       .max_inputs = 2,
+       .attrs = {required(attr_int("blocksize")), attr_ints("pads"), attr_int("to", 0),
+                 attr_string("output_layout", "NCHW")},
+       .infer = infer_padded_space_to_depth},
   };
   return kDefs;
 }
 
 }  // namespace
+
+Result<PaddedSpaceToDepthParams> padded_space_to_depth_params(const Node& n, DataType x_dtype) {
+  PaddedSpaceToDepthParams p;
+  p.block = n.attr_int("blocksize", 0);
+  if (p.block <= 0) return Status::invalid_model(fmt::format("{}: blocksize must be positive, got {}", n.describe(), p.block));
+  std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0, 0, 0});
+  if (pads.size() != 6)
+    return Status::invalid_model(fmt::format("{}: pads must have 6 values [c, h, w begin, c, h, w end], got {}",
+                                             n.describe(), pads.size()));
+  for (size_t i = 0; i < 6; ++i) {
+    if (pads[i] < 0)
+      return Status::invalid_model(fmt::format("{}: pads must be non-negative, got {} at {}", n.describe(), pads[i], i));
+    p.pads[i] = pads[i];
+  }
+  const int64_t to = n.attr_int("to", 0);
+  p.to = to == 0 ? x_dtype : static_cast<DataType>(to);
+  if (p.to != x_dtype && !(x_dtype == DataType::kF32 && p.to == DataType::kF16))
+    return Status::invalid_model(fmt::format("{}: to = {} with X of {}: only FLOAT to FLOAT16 (or none) is supported",
+                                             n.describe(), to, dtype_name(x_dtype)));
+  const std::string out_layout = n.attr_string("output_layout", "NCHW");
+  if (out_layout != "NCHW" && out_layout != "NHWC")
+    return Status::invalid_model(
+        fmt::format("{}: output_layout must be NCHW or NHWC, got \"{}\"", n.describe(), out_layout));
+  p.nhwc = out_layout == "NHWC";
+  return p;
+}
 
 std::span<const OpDef> layout_op_defs() { return defs(); }
 

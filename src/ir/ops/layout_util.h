@@ -35,3 +35,16 @@ Status infer_in_layout(InferContext& ctx, std::initializer_list<size_t> activati
 bool is_pool_mode(std::string_view mode);
 
 }  // namespace kiln::layout
+
+namespace kiln {
+
+/// kiln.PaddedSpaceToDepth's attributes (src/ir/ops/layout_ops.cc), checked.
+struct PaddedSpaceToDepthParams {
+  int64_t block = 0;
+  std::array<int64_t, 6> pads{};  ///< [c, h, w begin, c, h, w end]
+  DataType to = DataType::kF32;   ///< Y's element type
+  bool nhwc = false;              ///< Y in NHWC (X is always NCHW)
+};
+Result<PaddedSpaceToDepthParams> padded_space_to_depth_params(const Node& node, DataType x_dtype);
+
+}  // namespace kiln

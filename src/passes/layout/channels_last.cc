@@ -142,6 +142,13 @@ class ChannelsLast {
   // Runs a layout-agnostic op on the twins of its inputs when they all have one.
   Status propagate(Node& n) {
     if (n.outputs.empty() || !has_rank4(n.outputs[0])) return {};
+    if (is_kiln(n, "PaddedSpaceToDepth") && n.attr_string("output_layout", "NCHW") == "NCHW") {
+      // Reads NCHW, can write either layout: writing NHWC costs nothing (the stem conv it feeds wants NHWC).
+      n.attrs["output_layout"] = Attribute::of_string("NHWC");
+      move_output_to_nhwc(n);
+      ++report_.propagated;
+      return {};
+    }
     std::vector<size_t> slots;  // inputs that switch layout
     std::optional<std::vector<int64_t>> pads;
     if (is_unary_elementwise(n)) {

@@ -14,6 +14,7 @@
 //     (constants are re-laid out: rank 4 transposed, lower ranks left-padded to 4 then transposed, scalars
 //     kept), MaxPool (Y only) / AveragePool / GlobalAveragePool / GlobalMaxPool (as kiln.Pool NHWC),
 //     Concat on the channel axis (axis 3 in NHWC) and Pad with known pads (permuted);
+//   - kiln.PaddedSpaceToDepth (which reads NCHW and writes either layout) gets output_layout NHWC;
 //   - a converted op no longer produces its NCHW output. Every other reader of that value, and the graph
 //     outputs, get it back from a Transpose(perm [0,3,1,2]) inserted once per value, which writes the
 //     original value: names and types users see do not change.

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "ir/op_def.h"
@@ -91,12 +92,17 @@ Tensor space_to_depth_weights(const Tensor& w, int64_t c2) {
   return out;
 }
 
-int onnx_opset(const Graph& g) {
-  auto it = g.opset_imports.find("");
-  return it == g.opset_imports.end() ? 13 : std::max(it->second, 13);
+// x's Cast from FLOAT to FLOAT16 when nothing else reads the cast (the FP16 rewrite's input Cast): the
+// space-to-depth can read FLOAT and convert as it writes.
+const Node* absorbable_cast(const Graph& g, const Value* x) {
+  const Node* c = x->producer;
+  if (!c || !c->domain.empty() || c->op_type != "Cast" || !c->has_input(0)) return nullptr;
+  if (c->inputs[0]->type.dtype != DataType::kF32 || x->type.dtype != DataType::kF16) return nullptr;
+  if (passes::reader_count(g, x) != 1 || passes::is_graph_output(g, x)) return nullptr;
+  return c;
 }
 
-Status rewrite(Graph& g, const StemConv& s) {
+Status rewrite(Graph& g, const StemConv& s, std::set<const Node*>& absorbed_casts) {
   Node& n = *s.node;
   Value* x = n.inputs[0];
   const Tensor& w = *passes::constant_of(n.inputs[s.w_index]);
@@ -104,21 +110,26 @@ Status rewrite(Graph& g, const StemConv& s) {
   const int64_t eh = s.extra_h, ew = s.extra_w;
   const int64_t hp = s.h + s.pads[0] + s.pads[2] + eh, wp = s.w + s.pads[1] + s.pads[3] + ew;
   const Dim batch = x->type.shape[0];
-  const int opset = onnx_opset(g);
 
-  Value* pads = add_constant(g, n.name + "__s2d_pads",
-                             Tensor::from_vector<int64_t>({0, 0, s.pads[0], s.pads[1], 0, c2 - s.c, s.pads[2] + eh,
-                                                           s.pads[3] + ew}, {8}));
-  Value* padded = g.add_value(n.name + "__s2d_padded", {x->type.dtype, Shape({batch, c2, hp, wp})});
+  // One kiln.PaddedSpaceToDepth does Pad (C to c2, H and W by the conv's pads and the extra end row/column)
+  // and SpaceToDepth, and absorbs the input's FP16 Cast; channels_last may then make it write NHWC.
+  std::vector<Value*> inputs = {x};
+  int64_t to = 0;
+  if (const Node* cast = absorbable_cast(g, x)) {
+    inputs[0] = cast->inputs[0];
+    to = static_cast<int64_t>(DataType::kF16);
+    absorbed_casts.insert(cast);
+  }
   // Padding is the real value 0: QConv's x zero point for int8 data, 0 for float.
-  std::vector<Value*> pad_inputs = {x, pads};
-  if (s.w_index == 3 && n.has_input(2)) pad_inputs.push_back(n.inputs[2]);
-  g.add_node(make_node("Pad", n.name + "__s2d_pad", opset, pad_inputs, {padded}));
+  if (s.w_index == 3 && n.has_input(2)) inputs.push_back(n.inputs[2]);
   Value* packed = g.add_value(n.name + "__s2d",
                               {x->type.dtype, Shape({batch, kBlock * kBlock * c2, hp / kBlock, wp / kBlock})});
-  auto s2d = make_node("SpaceToDepth", n.name + "__s2d", opset, {padded}, {packed});
+  auto s2d = make_node("PaddedSpaceToDepth", n.name + "__s2d", 1, inputs, {packed}, "kiln");
   s2d->attrs["blocksize"] = Attribute::of_int(kBlock);
+  s2d->attrs["pads"] = Attribute::of_ints({0, s.pads[0], s.pads[1], c2 - s.c, s.pads[2] + eh, s.pads[3] + ew});
+  if (to != 0) s2d->attrs["to"] = Attribute::of_int(to);
   g.add_node(std::move(s2d));
+  passes::ensure_kiln_opset(g);
 
   Value* new_w = add_constant(g, n.inputs[s.w_index]->name + "__s2d", space_to_depth_weights(w, c2));
   n.inputs[0] = packed;
@@ -136,7 +147,10 @@ Status stem_space_to_depth(Graph& graph, StemSpaceToDepthReport* report) {
   std::vector<StemConv> stems;
   for (const auto& n : graph.nodes())
     if (auto s = match(*n)) stems.push_back(*s);
-  for (const StemConv& s : stems) KILN_RETURN_IF_ERROR(rewrite(graph, s).with_context(s.node->describe()));
+  std::set<const Node*> absorbed_casts;
+  for (const StemConv& s : stems)
+    KILN_RETURN_IF_ERROR(rewrite(graph, s, absorbed_casts).with_context(s.node->describe()));
+  passes::remove_nodes(graph, absorbed_casts);
   if (!stems.empty()) {
     KILN_RETURN_IF_ERROR(graph.topo_sort());
     graph.remove_unused_values();

@@ -127,7 +127,7 @@ inline std::string rand_const(const std::string& name, const std::string& dtype,
   for (int64_t i = 0; i < count; ++i) {
     double v = dist(rng);
     if (i) text += ", ";
-    text += dtype == "f32" ? fmt::format("{:.6g}", v) : std::to_string(std::lround(v));
+    text += dtype == "f32" || dtype == "f16" ? fmt::format("{:.6g}", v) : std::to_string(std::lround(v));
   }
   return text + "]\n";
 }

@@ -21,6 +21,7 @@ KernelResult make_gemm_kernel(const Node& node, const KernelOptions& options);
 // kiln's own kernels (kernels/*.cu):
 KernelResult make_transpose_kernel(const Node& node, const KernelOptions& options);  // Transpose
 KernelResult make_space_to_depth_kernel(const Node& node, const KernelOptions& options);  // SpaceToDepth
+KernelResult make_padded_space_to_depth_kernel(const Node& node, const KernelOptions& options);  // kiln.PaddedSpaceToDepth
 KernelResult make_pool_kernel(const Node& node, const KernelOptions& options);  // kiln.Pool, MaxPool, AveragePool, Global*Pool
 KernelResult make_unary_kernel(const Node& node, const KernelOptions& options);  // Relu, Sigmoid, Clip, ...
 KernelResult make_chain_kernel(const Node& node, const KernelOptions& options);  // kiln.ElementwiseChain
