@@ -306,6 +306,9 @@ TEST(CudaConvTactics, EveryCandidateMatchesTheReference) {
       {.name = "k3", .x = {2, 16, 9, 9}, .w = {16, 16, 3, 3}, .pads = {1, 1, 1, 1}, .bias = true, .residual = true,
        .act = "Relu"},
       {.name = "k1", .x = {1, 32, 7, 7}, .w = {16, 32, 1, 1}, .bias = true, .act = "Clip", .act_params = {0.0f, 6.0f}},
+      {.name = "k1_residual_relu", .x = {3, 24, 5, 7}, .w = {40, 24, 1, 1}, .bias = true, .residual = true,
+       .act = "Relu"},
+      {.name = "k1_residual_no_bias", .x = {2, 16, 3, 5}, .w = {8, 16, 1, 1}, .residual = true},
   };
   for (const ConvCase& cc : cases) {
     for (DataType dtype : {DataType::kF32, DataType::kF16}) {
@@ -316,16 +319,25 @@ TEST(CudaConvTactics, EveryCandidateMatchesTheReference) {
         auto ids = candidates(*c);
         ASSERT_TRUE(ids.ok()) << ids.status().message();
         EXPECT_FALSE(ids->empty());
-        EXPECT_LE(ids->size(), 8u);
+        EXPECT_LE(ids->size(), 12u);  // up to 4 cuDNN configs, and for a 1x1 NHWC conv up to 8 cuBLASLt algos
+        size_t cublaslt_ids = 0;
         for (const std::string& id : *ids) {
-          auto parsed = cuda::CudnnTactic::parse(id);
-          ASSERT_TRUE(parsed.has_value()) << id;
-          EXPECT_EQ(parsed->to_string(), id);
+          if (auto algo = cuda::parse_cublaslt_tactic(id)) {
+            ++cublaslt_ids;
+            EXPECT_EQ(cuda::cublaslt_tactic_id(*algo), id);
+          } else {
+            auto parsed = cuda::CudnnTactic::parse(id);
+            ASSERT_TRUE(parsed.has_value()) << id;
+            EXPECT_EQ(parsed->to_string(), id);
+          }
           auto o = run_both(*c, {.tactic = id});
           ASSERT_TRUE(o.ok()) << id << ": " << o.status().message();
           EXPECT_EQ(o->tactic, id);
           EXPECT_TRUE(close(o->gpu, o->ref, conv_tolerance(*c, o->ref))) << "tactic " << id;
         }
+        // A 1x1 channels-last convolution is also offered as a cuBLASLt product; nothing else is.
+        if (nhwc && cc.w[2] == 1) EXPECT_GT(cublaslt_ids, 0u);
+        else EXPECT_EQ(cublaslt_ids, 0u);
       }
     }
   }

@@ -73,6 +73,7 @@ struct GemmNode {
   FusedActivation act;
   bool relu_in_cublaslt = false;
   bool allow_tf32 = false;
+  bool bias_with_c = false;  // kFull C (a convolution's residual) and a bias epilogue together
 };
 
 struct GemmConstants {
@@ -100,10 +101,11 @@ Result<GemmDescs> make_descs(const GemmNode& g, const GemmShapes& s, const void*
   KILN_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(d.op.d, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a)));
   KILN_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(d.op.d, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)));
   uint32_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
-  if (g.c_mode == CMode::kBias) epilogue = g.relu_in_cublaslt ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+  const bool with_bias = g.c_mode == CMode::kBias || g.bias_with_c;
+  if (with_bias) epilogue = g.relu_in_cublaslt ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
   else if (g.relu_in_cublaslt) epilogue = CUBLASLT_EPILOGUE_RELU;
   KILN_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(d.op.d, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)));
-  if (g.c_mode == CMode::kBias) {
+  if (with_bias) {
     const int32_t bias_type = g.type;
     KILN_CUBLAS_TRY(
         cublasLtMatmulDescSetAttribute(d.op.d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
@@ -379,6 +381,50 @@ const Value* input_value(const Node& node, size_t i) { return node.has_input(i) 
 
 char hex_digit(unsigned v) { return static_cast<char>(v < 10 ? '0' + v : 'a' + (v - 10)); }
 
+// ---- A 1x1 channels-last convolution as a product -------------------------------------------------------
+
+// kiln.FusedConv's inputs (X, W, B, Z) seen as the product's (A = X flattened to [M, C], B = W^T [C, K]
+// constant, C = Z): shapes and pointers remapped around a CublasLtGemmKernel.
+class RemappedPrepared : public PreparedNode {
+ public:
+  explicit RemappedPrepared(std::unique_ptr<PreparedNode> inner) : inner_(std::move(inner)) {}
+  size_t workspace_bytes() const override { return inner_->workspace_bytes(); }
+  Status enqueue(const LaunchContext& ctx, std::span<void* const> inputs,
+                 std::span<void* const> outputs) const override {
+    void* const mapped[3] = {inputs.empty() ? nullptr : inputs[0], nullptr, inputs.size() > 3 ? inputs[3] : nullptr};
+    return inner_->enqueue(ctx, mapped, outputs);
+  }
+
+ private:
+  std::unique_ptr<PreparedNode> inner_;
+};
+
+class Conv1x1GemmKernel : public CudaKernel {
+ public:
+  Conv1x1GemmKernel(std::unique_ptr<CudaKernel> gemm, Dims b_dims) : gemm_(std::move(gemm)), b_dims_(std::move(b_dims)) {}
+  std::string tactic() const override { return gemm_->tactic(); }
+  Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext& ctx, std::span<const Dims> input_dims,
+                                                std::span<const Dims> output_dims) const override {
+    KILN_ASSIGN_OR_RETURN(auto inner, gemm_->prepare(ctx, gemm_dims(input_dims), output_dims));
+    return std::unique_ptr<PreparedNode>(new RemappedPrepared(std::move(inner)));
+  }
+  Result<std::vector<std::string>> candidate_tactics(const LaunchContext& ctx, std::span<const Dims> input_dims,
+                                                     std::span<const Dims> output_dims) const override {
+    return gemm_->candidate_tactics(ctx, gemm_dims(input_dims), output_dims);
+  }
+
+ private:
+  std::vector<Dims> gemm_dims(std::span<const Dims> conv) const {
+    return {conv.empty() ? Dims{} : conv[0], b_dims_, conv.size() > 3 ? conv[3] : Dims{}};
+  }
+  std::unique_ptr<CudaKernel> gemm_;
+  Dims b_dims_;
+};
+
+bool all_equal_to(const std::vector<int64_t>& v, int64_t x) {
+  return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
+}
+
 }  // namespace
 
 std::string cublaslt_tactic_id(const cublasLtMatmulAlgo_t& algo) {
@@ -412,6 +458,68 @@ std::optional<cublasLtMatmulAlgo_t> parse_cublaslt_tactic(std::string_view id) {
   cublasLtMatmulAlgo_t algo;
   std::memcpy(&algo, bytes, sizeof(algo));
   return algo;
+}
+
+KernelResult make_conv1x1_gemm_kernel(const Node& node, const KernelOptions& options) {
+  auto none = [] { return KernelResult(std::unique_ptr<CudaKernel>{}); };
+  if (node.domain != "kiln" || node.op_type != "FusedConv" || node.attr_string("layout", "NCHW") != "NHWC") return none();
+  const Value* x = input_value(node, 0);
+  const Value* w = input_value(node, 1);
+  const Value* b = input_value(node, 2);
+  const Value* z = input_value(node, 3);
+  if (!x || !w || !w->is_constant() || !node.has_output(0) || (b && !b->is_constant())) return none();
+  const Tensor& wt = *w->constant;
+  if (wt.rank() != 4 || wt.dim(2) != 1 || wt.dim(3) != 1 || node.attr_int("group", 1) != 1) return none();
+  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
+  if ((auto_pad != "NOTSET" && auto_pad != "VALID") || !all_equal_to(node.attr_ints("strides", {1, 1}), 1) ||
+      !all_equal_to(node.attr_ints("pads", {0, 0, 0, 0}), 0) || !all_equal_to(node.attr_ints("dilations", {1, 1}), 1))
+    return none();
+  GemmNode g;
+  g.name = node.describe();
+  g.matmul = true;
+  g.dtype = x->type.dtype;
+  if (g.dtype == DataType::kF32) g.type = CUDA_R_32F;
+  else if (g.dtype == DataType::kF16) g.type = CUDA_R_16F;
+  else return none();
+  if (wt.dtype() != g.dtype || node.outputs[0]->type.dtype != g.dtype || (b && b->type.dtype != g.dtype) ||
+      (z && (z->type.dtype != g.dtype || z->is_constant())))
+    return none();
+  g.allow_tf32 = options.allow_tf32;
+  g.b_constant = true;
+  KILN_ASSIGN_OR_RETURN(std::optional<FusedActivation> act, read_fused_activation(node));
+  if (!act) return none();
+  g.act = *act;
+  g.relu_in_cublaslt = g.act.kind == EpilogueActivation::kRelu;
+
+  auto constants = std::make_shared<GemmConstants>();
+  const int64_t k = wt.dim(0), c = wt.dim(1);
+  {
+    // B = W^T: [C, K] row-major from W [K, C, 1, 1].
+    Tensor bt(g.dtype, {c, k});
+    const size_t es = dtype_size(g.dtype);
+    const auto* src = static_cast<const unsigned char*>(wt.raw());
+    auto* dst = static_cast<unsigned char*>(bt.raw());
+    for (int64_t ki = 0; ki < k; ++ki)
+      for (int64_t ci = 0; ci < c; ++ci) std::memcpy(dst + (ci * k + ki) * es, src + (ki * c + ci) * es, es);
+    KILN_ASSIGN_OR_RETURN(constants->b, DeviceBuffer::upload(bt.raw(), bt.byte_size()));
+  }
+  if (b) {
+    const Tensor& bias = *b->constant;
+    if (bias.size() != k) return Status::invalid_model(fmt::format("bias B is {}, expected [{}]", bias.type_string(), k));
+    KILN_ASSIGN_OR_RETURN(constants->bias, DeviceBuffer::upload(bias.raw(), bias.byte_size()));
+  }
+  if (z) {
+    g.c_mode = CMode::kFull;  // C = Z, beta 1; the bias (if any) in the epilogue
+    g.beta = 1.0f;
+    g.bias_with_c = b != nullptr;
+  } else if (b) {
+    g.c_mode = CMode::kBias;
+  }
+  std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
+  std::optional<cublasLtMatmulAlgo_t> tactic = parse_cublaslt_tactic(tactic_id);
+  auto gemm = std::unique_ptr<CudaKernel>(
+      new CublasLtGemmKernel(std::move(g), std::move(constants), Dims{}, std::move(tactic_id), tactic));
+  return std::unique_ptr<CudaKernel>(new Conv1x1GemmKernel(std::move(gemm), Dims{c, k}));
 }
 
 KernelResult make_gemm_kernel(const Node& node, const KernelOptions& options) {

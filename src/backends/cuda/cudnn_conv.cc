@@ -15,6 +15,7 @@
 #include "backends/cuda/epilogue.h"
 #include "backends/cuda/fused_activation.h"
 #include "backends/cuda/kernels/kernel_factories.h"
+#include "backends/cuda/tactic_choice_kernel.h"
 #include "ir/ops/conv_geometry.h"
 #include "ir/ops/layout_util.h"
 
@@ -383,7 +384,11 @@ KernelResult make_conv_kernel(const Node& node, const KernelOptions& options) {
   }
 
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
-  return std::unique_ptr<CudaKernel>(new CudnnConvKernel(std::move(n), std::move(constants), std::move(tactic_id)));
+  auto cudnn = std::unique_ptr<CudaKernel>(new CudnnConvKernel(std::move(n), std::move(constants), tactic_id));
+  // A 1x1 channels-last convolution is also a plain product: let cuBLASLt's algorithms compete.
+  KILN_ASSIGN_OR_RETURN(auto gemm, make_conv1x1_gemm_kernel(node, options));
+  if (!gemm) return cudnn;
+  return std::unique_ptr<CudaKernel>(new TacticChoiceKernel(std::move(cudnn), std::move(gemm), "cublaslt:", tactic_id));
 }
 
 }  // namespace kiln::cuda

@@ -17,6 +17,9 @@ KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options);
 // Matrix products on cuBLASLt (cublaslt_gemm.cc): Gemm, kiln.FusedGemm, MatMul / kiln.FusedMatMul with a
 // constant B.
 KernelResult make_gemm_kernel(const Node& node, const KernelOptions& options);
+// A 1x1 stride-1 channels-last kiln.FusedConv as a cuBLASLt product (an alternative to cuDNN, offered by
+// make_conv_kernel through a TacticChoiceKernel).
+KernelResult make_conv1x1_gemm_kernel(const Node& node, const KernelOptions& options);
 
 // kiln's own kernels (kernels/*.cu):
 KernelResult make_transpose_kernel(const Node& node, const KernelOptions& options);  // Transpose

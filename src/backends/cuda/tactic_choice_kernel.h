@@ -1,0 +1,36 @@
+// A node with two implementations whose tactics compete at build time: e.g. a 1x1 channels-last convolution
+// on cuDNN or as a cuBLASLt product (cuBLASLt's f16 GEMM ran ResNet-50's 1x1 layers in about half cuDNN's
+// time on the H100: bench/cublaslt_int8_probe.cu). candidate_tactics offers both kernels' ids; the configured
+// tactic (KernelOptions::tactic or the node's `tactic` attribute) picks the kernel by its prefix; without one,
+// the primary runs.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backends/cuda/cuda_kernel.h"
+
+namespace kiln::cuda {
+
+class TacticChoiceKernel : public CudaKernel {
+ public:
+  /// `alternative_prefix` (e.g. "cublaslt:") marks the alternative's tactic ids; `configured` is the tactic id
+  /// both kernels were created with.
+  TacticChoiceKernel(std::unique_ptr<CudaKernel> primary, std::unique_ptr<CudaKernel> alternative,
+                     std::string alternative_prefix, const std::string& configured);
+
+  std::string tactic() const override { return active().tactic(); }
+  Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext& ctx, std::span<const Dims> input_dims,
+                                                std::span<const Dims> output_dims) const override;
+  Result<std::vector<std::string>> candidate_tactics(const LaunchContext& ctx, std::span<const Dims> input_dims,
+                                                     std::span<const Dims> output_dims) const override;
+
+ private:
+  const CudaKernel& active() const { return use_alternative_ ? *alternative_ : *primary_; }
+
+  std::unique_ptr<CudaKernel> primary_, alternative_;
+  std::string alternative_prefix_;
+  bool use_alternative_ = false;
+};
+
+}  // namespace kiln::cuda
