@@ -31,6 +31,8 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
   python3 "$ROOT/bench/export_models.py" --out "$B/models" ${BENCH_MODELS:-resnet50 mobilenet_v2} > "$B/results/export.log" 2>&1
   for m in ${BENCH_MODELS:-resnet50 mobilenet_v2}; do
     for p in ${BENCH_PRECISIONS:-fp16 int8 tf32 fp32}; do
+      # BENCH_INT8_MODELS (e.g. resnet50) limits the INT8 engines (each calibrates and builds for ~2 min).
+      [ "$p" = int8 ] && [ -n "${BENCH_INT8_MODELS:-}" ] && [[ " $BENCH_INT8_MODELS " != *" $m "* ]] && continue
       # INT8: calibrated on the host CPU (kiln's CPU engine) with the staged photos.
       calib=()
       [ "$p" = int8 ] && calib=(--calib-data "$K/pkg/images" --preprocess imagenet --calib-samples "${CALIB_SAMPLES:-32}")

@@ -27,6 +27,7 @@
 #include "backends/cuda/cublaslt_gemm.h"
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/cudnn_engine_choice.h"
 #include "backends/cuda/cudnn_tactic.h"
 #include "backends/cuda/device_buffer.h"
 #include "core/float16.h"
@@ -319,7 +320,6 @@ TEST(CudaConvTactics, EveryCandidateMatchesTheReference) {
         auto ids = candidates(*c);
         ASSERT_TRUE(ids.ok()) << ids.status().message();
         EXPECT_FALSE(ids->empty());
-        EXPECT_LE(ids->size(), 12u);  // up to 4 cuDNN configs, and for a 1x1 NHWC conv up to 8 cuBLASLt algos
         size_t cublaslt_ids = 0;
         for (const std::string& id : *ids) {
           if (auto algo = cuda::parse_cublaslt_tactic(id)) {
@@ -335,9 +335,13 @@ TEST(CudaConvTactics, EveryCandidateMatchesTheReference) {
           EXPECT_EQ(o->tactic, id);
           EXPECT_TRUE(close(o->gpu, o->ref, conv_tolerance(*c, o->ref))) << "tactic " << id;
         }
-        // A 1x1 channels-last convolution is also offered as a cuBLASLt product; nothing else is.
+        // A 1x1 channels-last convolution is also offered as a cuBLASLt product (up to 8 algorithms); nothing
+        // else is. cuDNN offers up to 4 configs, 12 for a conv over few input channels.
         if (nhwc && cc.w[2] == 1) EXPECT_GT(cublaslt_ids, 0u);
         else EXPECT_EQ(cublaslt_ids, 0u);
+        EXPECT_LE(cublaslt_ids, 8u);
+        EXPECT_LE(ids->size() - cublaslt_ids,
+                  cc.w[1] <= cuda::kFewChannels ? cuda::kMaxCudnnCandidatesFewChannels : cuda::kMaxCudnnCandidates);
       }
     }
   }

@@ -506,7 +506,7 @@ TEST(CudaKernels, PaddedSpaceToDepth) {
     Dims x;
     std::vector<int64_t> pads;  // [c, h, w begin, c, h, w end]
   };
-  const Case cases[] = {{{2, 3, 224, 224}, {0, 3, 3, 1, 4, 4}},  // ResNet-50's stem: 16 channels out
+  const Case cases[] = {{{2, 3, 224, 224}, {0, 3, 3, 1, 3, 3}},  // ResNet-50's stem: 16 channels out
                         {{1, 3, 9, 7}, {0, 1, 2, 0, 2, 1}},      // 12 channels: no vector stores in f16
                         {{3, 1, 5, 6}, {1, 1, 0, 2, 0, 0}},      // leading channel padding
                         {{1, 4, 4, 4}, {0, 0, 0, 0, 0, 0}}};

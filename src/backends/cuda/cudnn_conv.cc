@@ -275,7 +275,8 @@ class CudnnConvKernel : public CudnnTacticKernel {
     std::string last_error;
     auto graphs = build_graphs(ctx.cudnn, node_, *shapes, last_error);
     if (!graphs.ok()) return graphs.status().with_context(node_.name);
-    return candidate_tactic_ids(ctx.cudnn, *graphs, filter(), ctx.workspace_limit, kMaxCudnnCandidates);
+    return candidate_tactic_ids(ctx.cudnn, *graphs, filter(), ctx.workspace_limit,
+                                max_cudnn_candidates(node_.geo.group, node_.geo.w_dims));
   }
 
  private:

@@ -20,6 +20,16 @@ namespace kiln::cuda {
 /// Candidate tactics offered per node and shape. Each costs a plan (often a runtime compilation) and a timing
 /// at build: 8 made a ResNet-50 FP16 build take 75 s on the H100 (the bar is 60 s), 4 take 45-51 s.
 inline constexpr size_t kMaxCudnnCandidates = 4;
+/// Convolutions over few input channels per group (<= kFewChannels: a network's stem, e.g. ResNet-50's after
+/// space-to-depth, 16 channels) are where cuDNN's heuristics rank worst, and there is one such conv per
+/// network: it gets more candidates.
+inline constexpr size_t kMaxCudnnCandidatesFewChannels = 12;
+inline constexpr int64_t kFewChannels = 16;
+/// The candidates offered for a convolution with `group` groups and W's dims [K, C/group, k...].
+inline size_t max_cudnn_candidates(int64_t group, const std::vector<int64_t>& w_dims) {
+  const bool few_channels = group == 1 && w_dims.size() > 1 && w_dims[1] <= kFewChannels;
+  return few_channels ? kMaxCudnnCandidatesFewChannels : kMaxCudnnCandidates;
+}
 
 /// One operation graph and the descriptors it refers to (declared so the graph is destroyed first).
 struct BuiltGraph {
