@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/float16.h"
 #include "tests/support/single_op.h"
 
 namespace kiln {
@@ -225,6 +226,47 @@ TEST(RefLayout, BadLayoutsAreErrorsNamingTheNode) {
                       {.domain = "kiln", .unknown_input_shapes = true})
           .status;
   EXPECT_TRUE(mentions(s, "kiln.Pool node 'n'") && mentions(s, "rank-4")) << s.message();
+}
+
+// kiln.PaddedSpaceToDepth: the inferred type (padded, space-to-depth'd, in output_layout, in `to`), its
+// reference against the chain it stands for written out by hand, and each bad attribute named.
+TEST(RefLayout, PaddedSpaceToDepthInfersAndChecks) {
+  const Tensor x = random_f32({1, 3, 5, 6}, 300);
+  const OpAttributes attrs = {{"blocksize", Attribute::of_int(2)}, {"pads", ints({0, 1, 0, 1, 0, 2})},
+                              {"output_layout", str("NHWC")}, {"to", Attribute::of_int(10)}};
+  auto b = build_single_op("PaddedSpaceToDepth", 1, {{x}}, attrs, 1, kKiln);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b->outputs[0]->type.to_string(), "f16[1,3,4,16]");
+  auto y = first_output(run_single_op("PaddedSpaceToDepth", 1, {{x}}, attrs, 1, kKiln));
+  ASSERT_TRUE(y.ok()) << y.status().message();
+  // y[0, h, w, (u*2 + v)*4 + c] = f16(x[0, c, 2h + u - 1, 2w + v]), 0 outside X and for the padded channel.
+  for (int64_t h = 0; h < 3; ++h)
+    for (int64_t w = 0; w < 4; ++w)
+      for (int64_t u = 0; u < 2; ++u)
+        for (int64_t v = 0; v < 2; ++v)
+          for (int64_t c = 0; c < 4; ++c) {
+            const int64_t ih = 2 * h + u - 1, iw = 2 * w + v;
+            const bool inside = c < 3 && ih >= 0 && ih < 5 && iw < 6;
+            const float want = inside ? float(Float16(x.data<float>()[(c * 5 + ih) * 6 + iw])) : 0.0f;
+            EXPECT_EQ(float(y->data<Float16>()[((h * 4 + w) * 4 + u * 2 + v) * 4 + c]), want) << h << w << u << v << c;
+          }
+  struct Bad {
+    OpAttributes attrs;
+    const char* says;
+  };
+  const Bad bad[] = {
+      {{{"blocksize", Attribute::of_int(2)}, {"pads", ints({0, 0, 0, 0, 1, 0})}}, "not divisible by blocksize 2"},
+      {{{"blocksize", Attribute::of_int(0)}}, "blocksize must be positive"},
+      {{{"blocksize", Attribute::of_int(2)}, {"pads", ints({0, 1, 1})}}, "pads must have 6 values"},
+      {{{"blocksize", Attribute::of_int(2)}, {"pads", ints({0, -1, 0, 0, 1, 0})}}, "non-negative"},
+      {{{"blocksize", Attribute::of_int(2)}, {"to", Attribute::of_int(6)}}, "only FLOAT to FLOAT16"},
+      {{{"blocksize", Attribute::of_int(2)}, {"output_layout", str("NWHC")}}, "\"NWHC\""},
+  };
+  const Tensor even = random_f32({1, 3, 4, 6}, 301);
+  for (const Bad& c : bad) {
+    auto s = trace_single_op("PaddedSpaceToDepth", 1, {{even}}, c.attrs, 1, kKiln).status;
+    EXPECT_TRUE(mentions(s, "kiln.PaddedSpaceToDepth node 'n'") && mentions(s, c.says)) << s.message();
+  }
 }
 
 TEST(RefLayout, PoolRejectsUnknownModesAndForeignAttributes) {

@@ -421,6 +421,14 @@ class Conv1x1GemmKernel : public CudaKernel {
   Dims b_dims_;
 };
 
+// g.type from g.dtype (f32 or f16, the products kiln runs on cuBLASLt); false for other dtypes.
+bool set_cuda_type(GemmNode& g) {
+  if (g.dtype == DataType::kF32) g.type = CUDA_R_32F;
+  else if (g.dtype == DataType::kF16) g.type = CUDA_R_16F;
+  else return false;
+  return true;
+}
+
 bool all_equal_to(const std::vector<int64_t>& v, int64_t x) {
   return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
 }
@@ -478,9 +486,7 @@ KernelResult make_conv1x1_gemm_kernel(const Node& node, const KernelOptions& opt
   g.name = node.describe();
   g.matmul = true;
   g.dtype = x->type.dtype;
-  if (g.dtype == DataType::kF32) g.type = CUDA_R_32F;
-  else if (g.dtype == DataType::kF16) g.type = CUDA_R_16F;
-  else return none();
+  if (!set_cuda_type(g)) return none();
   if (wt.dtype() != g.dtype || node.outputs[0]->type.dtype != g.dtype || (b && b->type.dtype != g.dtype) ||
       (z && (z->type.dtype != g.dtype || z->is_constant())))
     return none();
@@ -536,9 +542,7 @@ KernelResult make_gemm_kernel(const Node& node, const KernelOptions& options) {
   g.name = node.describe();
   g.matmul = matmul;
   g.dtype = a->type.dtype;
-  if (g.dtype == DataType::kF32) g.type = CUDA_R_32F;
-  else if (g.dtype == DataType::kF16) g.type = CUDA_R_16F;
-  else return std::unique_ptr<CudaKernel>{};
+  if (!set_cuda_type(g)) return std::unique_ptr<CudaKernel>{};
   if (b->type.dtype != g.dtype || node.outputs[0]->type.dtype != g.dtype || (c && c->type.dtype != g.dtype))
     return std::unique_ptr<CudaKernel>{};
   g.allow_tf32 = options.allow_tf32;
