@@ -18,6 +18,7 @@
 #include "kiln/kiln.h"
 #include "onnx/exporter.h"
 #include "onnx/importer.h"
+#include "passes/fusion/fuse_swish.h"
 #include "passes/layout/channels_last.h"
 #include "passes/pass_manager.h"
 #include "builder/calibrate.h"
@@ -308,6 +309,13 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
     if (stems.rewritten)
       report.log.push_back(fmt::format("stem_space_to_depth: {} convolution(s) as space-to-depth + stride 1",
                                        stems.rewritten));
+  }
+  // CPU engines: x * Sigmoid(x) after a convolution or product as the fused op's Swish activation (oneDNN has
+  // it as a post-op; the GPU backend has no Swish epilogue yet).
+  if (!cuda) {
+    int64_t swish = 0;
+    KILN_RETURN_IF_ERROR(fuse_swish(graph, &swish).with_context(model_path));
+    if (swish) report.log.push_back(fmt::format("fuse_swish: {} Sigmoid + Mul pair(s) as a Swish activation", swish));
   }
   // The CPU backend's convolutions want channels-last activations: keep them NHWC between convolutions
   // (after the precision rewrites, so the NHWC ops carry their final types).

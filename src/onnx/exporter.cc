@@ -162,6 +162,12 @@ class NodeWriter {
       return {};
     }
     if (reversed) return Status::invalid_model(fmt::format("{}: '{}:r' is not a binary op", n.describe(), op));
+    if (op == "Swish") {  // kiln's SiLU activation, x * Sigmoid(x), in any opset
+      const std::string s = fresh(out + "/Sigmoid");
+      add("Sigmoid", {in}, s, node_name + "/Sigmoid");
+      add("Mul", {in, s}, out, node_name);
+      return {};
+    }
     if (since_opset(op) > ai_opset_)
       return Status::unsupported(fmt::format("{}: {} needs ai.onnx opset {}, the graph imports {}", n.describe(), op,
                                              since_opset(op), ai_opset_));

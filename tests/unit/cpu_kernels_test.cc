@@ -150,7 +150,12 @@ const ConvCase kConvCases[] = {
     {2, 17, 5, 7, 19, 5, 1, 2, 2, 1, "Relu", false, "NCHW"},
     {1, 3, 11, 9, 5, 3, 1, 1, 1, 1, "Relu", true, "NHWC"},
     {2, 9, 7, 5, 9, 3, 9, 2, 1, 1, "Clip", false, "NHWC"},
+    {2, 8, 9, 7, 12, 1, 1, 1, 0, 1, "Swish", true, "NHWC"},  // SiLU (fuse_swish), 1x1 with residual
+    {1, 6, 9, 9, 6, 3, 6, 2, 1, 1, "Swish", false, "NHWC"},  // SiLU after a depthwise conv
 };
+
+// Activations a QConv has (its int8 form takes Relu and Clip only; quantize_int8 leaves the others float).
+bool int8_activation(const std::string& act) { return act != "LeakyRelu" && act != "Swish"; }
 
 std::map<std::string, Attribute> conv_attrs(const ConvCase& c) {
   std::map<std::string, Attribute> a = {{"group", Attribute::of_int(c.group)},
@@ -221,12 +226,12 @@ void check_qconv(const ConvCase& c, bool extreme) {
 
 TEST(CpuKernels, QConvInt8) {
   for (const ConvCase& c : kConvCases)
-    if (c.activation != "LeakyRelu") check_qconv(c, false);
+    if (int8_activation(c.activation)) check_qconv(c, false);
 }
 
 TEST(CpuKernels, QConvInt8AtTheLimits) {
   for (const ConvCase& c : kConvCases)
-    if (c.activation != "LeakyRelu") check_qconv(c, true);
+    if (int8_activation(c.activation)) check_qconv(c, true);
 }
 
 TEST(CpuKernels, GemmAndMatMulF32) {

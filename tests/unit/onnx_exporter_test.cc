@@ -47,7 +47,7 @@ const %w2: f32[3,3,1,1] = [1, -2, 0.5, 3, -1, 0.25, 0.75, 2, -0.5]
 const %gw: f32[4,3] = [1, 2, 3, -4, 5, -6, 7, 8, -9, 0.5, 0.25, -1]
 const %gc: f32[3] = [1, -1, 0.5]
 node "conv" FusedConv@kiln<1>(%x, %w, %b, %z) -> (%c: f32[1,3,4,4]) {activation: string = "Clip", activation_params: floats = [-1, 6], kernel_shape: ints = [1, 1]}
-node "conv2" FusedConv@kiln<1>(%c, %w2, _, _) -> (%c2: f32[1,3,4,4]) {activation: string = "", activation_params: floats = [], kernel_shape: ints = [1, 1]}
+node "conv2" FusedConv@kiln<1>(%c, %w2, _, _) -> (%c2: f32[1,3,4,4]) {activation: string = "Swish", activation_params: floats = [], kernel_shape: ints = [1, 1]}
 node "gemm" FusedGemm@kiln<1>(%a, %gw, %gc) -> (%g: f32[N,3]) {activation: string = "LeakyRelu", activation_params: floats = [0.1], alpha: float = 0.5}
 node "mm" FusedMatMul@kiln<1>(%a, %gw, %gc) -> (%m: f32[N,3]) {activation: string = "HardSigmoid", activation_params: floats = [0.2, 0.5]}
 node "mm2" FusedMatMul@kiln<1>(%a, %gw) -> (%m2: f32[N,3]) {activation: string = "", activation_params: floats = []}
@@ -90,6 +90,8 @@ TEST(OnnxExporter, ExpandedFusedOpsComputeExactlyWhatTheFusedOpsDo) {
   EXPECT_EQ(ops["Clip"], 2);
   EXPECT_EQ(ops["Div"], 1);
   EXPECT_EQ(ops["Selu"], 1);
+  EXPECT_EQ(ops["Sigmoid"], 1);  // conv2's Swish: x * Sigmoid(x)
+  EXPECT_EQ(ops["Mul"], 1);
   expect_same_outputs(g, back, random_inputs(g), 0);
 }
 

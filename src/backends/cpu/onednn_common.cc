@@ -54,6 +54,7 @@ bool append_activation(dnnl::post_ops& ops, const std::string& activation, const
   else if (activation == "Tanh") ops.append_eltwise(1.0f, alg::eltwise_tanh, 0.0f, 0.0f);
   else if (activation == "Elu") ops.append_eltwise(1.0f, alg::eltwise_elu, param(0, 1.0f), 0.0f);
   else if (activation == "Softplus") ops.append_eltwise(1.0f, alg::eltwise_soft_relu, 0.0f, 0.0f);
+  else if (activation == "Swish") ops.append_eltwise(1.0f, alg::eltwise_swish, 1.0f, 0.0f);  // x * sigmoid(1 * x)
   else return false;
   return true;
 }

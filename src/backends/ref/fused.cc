@@ -53,6 +53,12 @@ Result<Tensor> apply_op(const KernelContext& ctx, std::string op, float p0, floa
     }
     return t.run(ctx, {&x, lo ? &*lo : nullptr, hi ? &*hi : nullptr});
   }
+  if (op == "Swish") {  // kiln's SiLU activation: x * Sigmoid(x) (not an ONNX op in the opsets kiln reads)
+    TempOp sigmoid("Sigmoid", 13);
+    KILN_ASSIGN_OR_RETURN(Tensor s, sigmoid.run(ctx, {&x}));
+    TempOp mul("Mul", 14);
+    return mul.run(ctx, {&x, &s});
+  }
   TempOp t(op, op == "Gelu" ? 20 : 18);
   if (!t.node.def) return ctx.error(fmt::format("unknown op '{}'", op));
   std::vector<std::string> names = activation_param_names(op);
