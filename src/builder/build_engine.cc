@@ -27,6 +27,7 @@
 #include "builder/fp16_weight_storage.h"
 #include "passes/precision/convert_to_fp16.h"
 #include "passes/precision/fold_qdq.h"
+#include "passes/precision/fold_qdq_lookup.h"
 #include "passes/precision/insert_qdq.h"
 #include "passes/layout/stem_space_to_depth.h"
 #include "passes/precision/quantize_int8.h"
@@ -292,6 +293,13 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
     KILN_RETURN_IF_ERROR(quantize_int8(graph, table, int8_options, &int8).with_context(model_path));
     FoldQdqReport folded;
     KILN_RETURN_IF_ERROR(fold_qdq(graph, &folded).with_context(model_path));
+    if (!cuda) {  // the GPU backend has no QLookup kernel yet
+      int64_t lookups = 0;
+      KILN_RETURN_IF_ERROR(fold_qdq_lookup(graph, &lookups).with_context(model_path));
+      if (lookups)
+        report.log.push_back(fmt::format("fold_qdq_lookup: {} dequantize -> float ops -> quantize region(s) as "
+                                         "256-entry lookups", lookups));
+    }
     report.log.push_back(int8.to_string());
     nlohmann::json floats = nlohmann::json::array();
     for (const Int8NodeDecision& d : int8.nodes)

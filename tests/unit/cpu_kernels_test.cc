@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <cstring>
 #include <random>
 
 #include "backends/cpu/cpu_backend.h"
@@ -232,6 +233,33 @@ TEST(CpuKernels, QConvInt8) {
 TEST(CpuKernels, QConvInt8AtTheLimits) {
   for (const ConvCase& c : kConvCases)
     if (int8_activation(c.activation)) check_qconv(c, true);
+}
+
+// kiln.QLookup: the threaded lookup kernel equals the reference kernel exactly, for int8 and uint8 inputs, tables
+// of 1, 2 and 4 bytes, and sizes below and across the kernel's 64 KiB chunks.
+TEST(CpuKernels, QLookupMatchesTheReference) {
+  std::mt19937 gen(77);
+  for (DataType x_type : {DataType::kI8, DataType::kU8})
+    for (DataType t_type : {DataType::kI8, DataType::kF16, DataType::kF32})
+      for (int64_t n : {int64_t{7}, int64_t{65536 * 3 + 11}}) {
+        SCOPED_TRACE(std::string(dtype_name(x_type)) + " -> " + std::string(dtype_name(t_type)) + " n=" + std::to_string(n));
+        Tensor x(x_type, {n});
+        for (size_t i = 0; i < x.byte_size(); ++i) static_cast<uint8_t*>(x.raw())[i] = static_cast<uint8_t>(gen());
+        Tensor table(t_type, {256});
+        for (size_t i = 0; i < table.byte_size(); ++i) static_cast<uint8_t*>(table.raw())[i] = static_cast<uint8_t>(gen());
+        SingleNode t("QLookup", "kiln", {{"x", x, false}, {"table", table}}, {});
+        auto ref = run(t.graph, t.feeds, {});
+        ASSERT_TRUE(ref.ok()) << ref.status().message();
+        auto kernels = cpu::create_cpu_kernels(t.graph);
+        ASSERT_TRUE(kernels.ok()) << kernels.status().message();
+        ASSERT_TRUE((*kernels)[0]) << "the CPU backend did not take the node";
+        EXPECT_EQ((*kernels)[0]->tactic(), "cpu:lookup");
+        auto fast = run(t.graph, t.feeds, *kernels);
+        ASSERT_TRUE(fast.ok()) << fast.status().message();
+        ASSERT_EQ(fast->dims(), ref->dims());
+        ASSERT_EQ(fast->dtype(), t_type);
+        EXPECT_EQ(std::memcmp(fast->raw(), ref->raw(), ref->byte_size()), 0);
+      }
 }
 
 TEST(CpuKernels, GemmAndMatMulF32) {

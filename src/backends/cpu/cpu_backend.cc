@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "backends/cpu/cpu_kernel.h"
+#include "backends/cpu/lookup_kernel.h"
 #include "ir/op_def.h"
 
 namespace kiln::cpu {
@@ -10,6 +11,10 @@ namespace kiln::cpu {
 Result<NodeKernels> create_cpu_kernels(const Graph& graph) {
   NodeKernels kernels;
   for (const auto& node : graph.nodes()) {
+    if (auto lookup = create_lookup_kernel(*node)) {
+      kernels.push_back(std::move(lookup));
+      continue;
+    }
     KILN_ASSIGN_OR_RETURN(auto kernel, create_cpu_kernel(*node));
     kernels.push_back(std::move(kernel));
   }

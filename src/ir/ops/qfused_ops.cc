@@ -19,6 +19,11 @@
 //
 // This is QuantizeLinear(activation(DequantizeLinear(...) ⊛ DequantizeLinear(...) + DQ(B) + DQ(z))) evaluated
 // in float64 (the reference kernel is in src/backends/ref/qfused.cc).
+//
+//   QLookup(x, table) -> y    y[i] = table[x[i] - min(x's dtype)]: an elementwise function of an 8-bit x as a
+//                             table of 256 entries (y's dtype: 8-bit, f16 or f32). fold_qdq_lookup builds it from
+//                             a per-tensor DequantizeLinear -> elementwise float ops (-> QuantizeLinear) region
+//                             by running that region on the reference kernels for all 256 inputs.
 #include <fmt/format.h>
 
 #include "ir/op_def.h"
@@ -67,8 +72,23 @@ Status infer_qmatmul(InferContext& ctx) {
   return infer_like(ctx, "QLinearMatMul");
 }
 
+Status infer_qlookup(InferContext& ctx) {
+  if (!is_8bit(ctx.input_dtype(0)))
+    return ctx.error(fmt::format("x must be u8 or i8, got {}", dtype_name(ctx.input_dtype(0))));
+  const Shape& t = ctx.input_shape(1);
+  const DataType tt = ctx.input_dtype(1);
+  const bool plain = tt != DataType::kString && tt != DataType::kUndefined &&
+                     (dtype_size(tt) == 1 || dtype_size(tt) == 2 || dtype_size(tt) == 4);
+  if (!plain || !t.has_rank() || t.rank() != 1 || !t[0].known() || t[0].value != 256)
+    return ctx.error(fmt::format("table must be 256 values of 1, 2 or 4 bytes, got {}",
+                                 ctx.node().inputs[1]->type.to_string()));
+  ctx.set_output(0, ctx.input_dtype(1), ctx.input_shape(0));
+  return {};
+}
+
 const std::vector<OpDef>& defs() {
   static const std::vector<OpDef> kDefs = {
+      {.op_type = "QLookup", .domain = "kiln", .min_inputs = 2, .max_inputs = 2, .infer = infer_qlookup},
       {.op_type = "QConv",
        .domain = "kiln",
        .min_inputs = 8,

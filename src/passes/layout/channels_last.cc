@@ -48,7 +48,7 @@ bool is_unary_elementwise(const Node& n) {
       "Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Exp",
       "Log", "Neg", "Abs", "Sqrt", "Reciprocal", "Cast", "Identity", "Erf", "Gelu", "Mish", "Softplus",
       "Softsign", "Floor", "Ceil", "Round", "Sign", "Shrink", "ThresholdedRelu"};
-  return (n.domain.empty() && kOps.count(n.op_type)) || is_kiln(n, "ElementwiseChain");
+  return (n.domain.empty() && kOps.count(n.op_type)) || is_kiln(n, "ElementwiseChain") || is_kiln(n, "QLookup");
 }
 
 bool is_binary_elementwise(const Node& n) {
