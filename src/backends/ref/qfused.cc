@@ -23,6 +23,7 @@
 
 #include "backends/ref/kernel.h"
 #include "backends/ref/layout_util.h"
+#include "backends/ref/qlookup.h"
 #include "backends/ref/temp_op.h"
 #include "ir/op_def.h"
 
@@ -160,26 +161,13 @@ Status qmatmul(KernelContext& ctx) {
                     nullptr, nullptr, nullptr);
 }
 
-// kiln.QLookup: y[i] = table[x[i] - min(x's dtype)].
-template <typename T>
-void lookup(const uint8_t* in, uint8_t flip, const T* table, T* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = table[static_cast<uint8_t>(in[i] ^ flip)];
-}
-
+// kiln.QLookup: y[i] = table[x[i] - min(x's dtype)] (qlookup.h).
 Status qlookup(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& table = ctx.input(1);
-  const size_t es = table.dtype() == DataType::kString ? 0 : dtype_size(table.dtype());
-  if ((x.dtype() != DataType::kI8 && x.dtype() != DataType::kU8) || table.size() != 256 || table.rank() != 1 ||
-      (es != 1 && es != 2 && es != 4))
-    return ctx.error(fmt::format("needs an 8-bit x and a table of 256 values of 1, 2 or 4 bytes, got {} and {}",
-                                 x.type_string(), table.type_string()));
+  if (std::string e = qlookup_operand_error(x, table); !e.empty()) return ctx.error(e);
   Tensor& y = ctx.allocate_output(0, table.dtype(), x.dims());
-  const auto* in = static_cast<const uint8_t*>(x.raw());
-  const uint8_t flip = x.dtype() == DataType::kI8 ? 0x80 : 0;  // int8 v -> index v + 128
-  if (es == 1) lookup(in, flip, static_cast<const uint8_t*>(table.raw()), static_cast<uint8_t*>(y.raw()), x.size());
-  if (es == 2) lookup(in, flip, static_cast<const uint16_t*>(table.raw()), static_cast<uint16_t*>(y.raw()), x.size());
-  if (es == 4) lookup(in, flip, static_cast<const uint32_t*>(table.raw()), static_cast<uint32_t*>(y.raw()), x.size());
+  qlookup_range(x, table, y, 0, x.size());
   return {};
 }
 
@@ -192,5 +180,32 @@ constexpr KernelEntry kKernels[] = {
 }  // namespace
 
 std::span<const KernelEntry> qfused_kernels() { return kKernels; }
+
+namespace {
+template <typename T>
+void lookup(const uint8_t* in, uint8_t flip, const T* table, T* out, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) out[i] = table[static_cast<uint8_t>(in[i] ^ flip)];
+}
+}  // namespace
+
+std::string qlookup_operand_error(const Tensor& x, const Tensor& table) {
+  const size_t es = table.dtype() == DataType::kString ? 0 : dtype_size(table.dtype());
+  if ((x.dtype() != DataType::kI8 && x.dtype() != DataType::kU8) || table.size() != 256 || table.rank() != 1 ||
+      (es != 1 && es != 2 && es != 4))
+    return fmt::format("needs an 8-bit x and a table of 256 values of 1, 2 or 4 bytes, got {} and {}", x.type_string(),
+                       table.type_string());
+  return "";
+}
+
+void qlookup_range(const Tensor& x, const Tensor& table, Tensor& y, int64_t begin, int64_t end) {
+  const auto* in = static_cast<const uint8_t*>(x.raw());
+  const uint8_t flip = x.dtype() == DataType::kI8 ? 0x80 : 0;  // int8 v -> index v + 128
+  switch (dtype_size(table.dtype())) {
+    case 1: lookup(in, flip, static_cast<const uint8_t*>(table.raw()), static_cast<uint8_t*>(y.raw()), begin, end); break;
+    case 2: lookup(in, flip, static_cast<const uint16_t*>(table.raw()), static_cast<uint16_t*>(y.raw()), begin, end); break;
+    case 4: lookup(in, flip, static_cast<const uint32_t*>(table.raw()), static_cast<uint32_t*>(y.raw()), begin, end); break;
+    default: break;
+  }
+}
 
 }  // namespace kiln::ref

@@ -1,0 +1,18 @@
+// kiln.QLookup's element loop, shared by the reference kernel (src/backends/ref/qfused.cc) and the CPU
+// backend's threaded kernel (src/backends/cpu/lookup_kernel.cc).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace kiln::ref {
+
+/// Empty when x is 8-bit and table holds 256 values of 1, 2 or 4 bytes; else what is wrong.
+std::string qlookup_operand_error(const Tensor& x, const Tensor& table);
+
+/// y[i] = table[x[i] - min(x's dtype)] for i in [begin, end); y has x's dims and table's dtype.
+void qlookup_range(const Tensor& x, const Tensor& table, Tensor& y, int64_t begin, int64_t end);
+
+}  // namespace kiln::ref
