@@ -9,36 +9,14 @@ using namespace kiln::testing;
 
 namespace {
 
-Status run_pass(Graph& g, const PassOptions&, PassCounts& counts) {
-  int64_t folded = 0;
-  KILN_RETURN_IF_ERROR(fold_qdq_lookup(g, &folded));
-  counts["folded"] = folded;
-  return {};
-}
-
-// Random int8 inputs (the shared helper fills only f32 inputs).
-std::map<std::string, Tensor, std::less<>> int8_inputs(const Graph& g) {
-  std::mt19937 rng(5);
-  std::map<std::string, Tensor, std::less<>> in;
-  for (const Value* v : g.inputs) {
-    Dims dims;
-    for (const Dim& d : v->type.shape.dims()) dims.push_back(d.known() ? d.value : 2);
-    Tensor t(v->type.dtype, dims);
-    if (v->type.dtype == DataType::kF32)
-      for (float& x : t.span<float>()) x = std::uniform_real_distribution<float>(-3, 3)(rng);
-    else
-      for (size_t i = 0; i < t.byte_size(); ++i) static_cast<uint8_t*>(t.raw())[i] = static_cast<uint8_t>(rng());
-    in[v->name] = t;
-  }
-  return in;
-}
+constexpr PassFn run_pass = counted_pass<fold_qdq_lookup>;
 
 // Applies the pass and expects bit-identical outputs; returns the printed graph.
 std::string expect_exact(const std::string& text, int64_t want_folded) {
   Graph original = parse_text(text), g = parse_text(text);
   PassCounts counts = apply(run_pass, g);
-  EXPECT_EQ(counts["folded"], want_folded) << print_graph(g);
-  expect_same_outputs(original, g, int8_inputs(original), 0.0, 0.0);
+  EXPECT_EQ(counts["count"], want_folded) << print_graph(g);
+  expect_same_outputs(original, g, random_inputs(original, 5), 0.0, 0.0);
   return print_graph(g);
 }
 

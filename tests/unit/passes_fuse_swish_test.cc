@@ -9,12 +9,7 @@ using namespace kiln::testing;
 
 namespace {
 
-Status run_pass(Graph& g, const PassOptions&, PassCounts& counts) {
-  int64_t fused = 0;
-  KILN_RETURN_IF_ERROR(fuse_swish(g, &fused));
-  counts["fused"] = fused;
-  return {};
-}
+constexpr PassFn run_pass = counted_pass<fuse_swish>;
 
 // Conv (+ bias) -> Sigmoid -> Mul, the Mul's operands in either order; `extra` lines are appended.
 std::string silu_graph(bool sigmoid_first, const std::string& extra = "") {
@@ -32,7 +27,7 @@ TEST(FuseSwish, ConvSigmoidMulBecomesOneFusedConv) {
     PassCounts counts;
     const std::string text = silu_graph(sigmoid_first);
     const std::string out = pass_text(run_pass, text, &counts);
-    EXPECT_EQ(counts["fused"], 1) << out;
+    EXPECT_EQ(counts["count"], 1) << out;
     EXPECT_TRUE(has_line(out, "node \"conv\" FusedConv@kiln<1>(%x, %w, %b) -> (%y: f32[2,6,5,4]) {activation: "
                               "string = \"Swish\", activation_params: floats = [], pads: ints = [1, 1, 1, 1]}"))
         << out;
@@ -50,7 +45,7 @@ output %y
 )");
   PassCounts counts;
   const std::string out = pass_text(run_pass, text, &counts);
-  EXPECT_EQ(counts["fused"], 1) << out;
+  EXPECT_EQ(counts["count"], 1) << out;
   EXPECT_NE(out.find("FusedMatMul@kiln<1>(%x, %w) -> (%y: f32[3,5]) {activation: string = \"Swish\""),
             std::string::npos) << out;
   expect_pass_keeps_outputs(run_pass, text, 1e-6);
@@ -73,7 +68,7 @@ output %y
   for (const std::string& text : cases) {
     PassCounts counts;
     const std::string out = pass_text(run_pass, text, &counts);
-    EXPECT_EQ(counts["fused"], 0) << out;
+    EXPECT_EQ(counts["count"], 0) << out;
     EXPECT_NE(out.find("Sigmoid"), std::string::npos) << out;
   }
 }

@@ -61,6 +61,12 @@ std::optional<Activation> match_activation(const Node& n) {
   return std::nullopt;
 }
 
+bool is_binary_elementwise(const Node& n) {
+  static const std::set<std::string, std::less<>> kBinary = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"};
+  return n.domain.empty() && kBinary.count(n.op_type) && n.inputs.size() == 2 && n.has_input(0) && n.has_input(1) &&
+         n.outputs.size() == 1 && n.has_output(0);
+}
+
 std::optional<ChainStep> match_chain_step(const Node& n) {
   if (auto a = match_activation(n)) {
     a->params.resize(2, 0.0f);
@@ -72,8 +78,7 @@ std::optional<ChainStep> match_chain_step(const Node& n) {
                                                              "Floor", "Ceil", "Round", "Sin", "Cos", "Tan",
                                                              "Erf", "Sign", "Atan", "Sinh", "Cosh"};
   if (kUnary.count(op) && n.inputs.size() == 1 && float_data(n.inputs[0])) return ChainStep{op, 0, 0, n.inputs[0]};
-  static const std::set<std::string, std::less<>> kBinary = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"};
-  if (!kBinary.count(op) || n.inputs.size() != 2 || !n.has_input(0) || !n.has_input(1)) return std::nullopt;
+  if (!is_binary_elementwise(n)) return std::nullopt;
   for (size_t data = 0; data < 2; ++data) {
     Value* x = n.inputs[data];
     Value* c = n.inputs[1 - data];

@@ -27,6 +27,10 @@ struct ChainStep {
   Value* data = nullptr;
 };
 
+/// An ONNX Add/Sub/Mul/Div/Pow/Max/Min with both operands present and one output (elementwise when its
+/// operands have the output's shape).
+bool is_binary_elementwise(const Node& n);
+
 /// The chain step `n` is, when it is an activation, a parameterless unary float op (Abs, Exp, Sqrt, ...),
 /// or a binary Add/Sub/Mul/Div/Pow/Max/Min with a one-element constant of the data's dtype that does not
 /// broadcast the data up. Only f32/f16/bf16 data (params are stored as floats, exactly for these).

@@ -16,24 +16,25 @@ struct SwishMatch {
   Node* mul;
 };
 
-
 std::optional<SwishMatch> match(const Graph& g, Node& producer) {
   if (passes::fused_form(producer).empty()) return std::nullopt;
   Value* y = producer.outputs[0];
-  if (!is_float(y->type.dtype) || passes::is_graph_output(g, y) || passes::reader_count(g, y) != 2)
-    return std::nullopt;
+  if (!is_float(y->type.dtype) || passes::is_graph_output(g, y)) return std::nullopt;
+  const std::vector<Node*> readers = g.consumers(y);
+  if (readers.size() != 2) return std::nullopt;
   Node* sigmoid = nullptr;
   Node* mul = nullptr;
-  for (const auto& n : g.nodes()) {
-    if (passes::is_onnx(n.get(), "Sigmoid") && n->has_input(0) && n->inputs[0] == y) sigmoid = n.get();
-    if (passes::is_onnx(n.get(), "Mul") && n->inputs.size() == 2 && (n->inputs[0] == y || n->inputs[1] == y))
-      mul = n.get();
+  for (Node* n : readers) {
+    if (passes::is_onnx(n, "Sigmoid") && n->inputs.size() == 1 && n->outputs.size() == 1 && n->has_output(0))
+      sigmoid = n;
+    else if (passes::is_onnx(n, "Mul") && n->inputs.size() == 2 && n->has_output(0))
+      mul = n;
   }
-  if (!sigmoid || !mul || sigmoid->outputs.size() != 1 || !sigmoid->has_output(0)) return std::nullopt;
+  if (!sigmoid || !mul) return std::nullopt;
   Value* s = sigmoid->outputs[0];
   const bool pair = (mul->inputs[0] == y && mul->inputs[1] == s) || (mul->inputs[0] == s && mul->inputs[1] == y);
-  if (!pair || passes::is_graph_output(g, s) || passes::reader_count(g, s) != 1) return std::nullopt;
-  if (!mul->has_output(0) || !passes::same_type(mul->outputs[0]->type, y->type)) return std::nullopt;
+  if (!pair || passes::sole_reader(g, s) != mul) return std::nullopt;
+  if (!passes::same_type(mul->outputs[0]->type, y->type)) return std::nullopt;
   return SwishMatch{&producer, sigmoid, mul};
 }
 

@@ -8,30 +8,32 @@
 #include <set>
 #include <vector>
 
-#include "ir/op_def.h"
-#include "passes/pass_util.h"
 #include "backends/ref/kernel.h"
+#include "ir/op_def.h"
+#include "passes/fusion/fusion_util.h"
+#include "passes/pass_util.h"
 
 namespace kiln {
 
 namespace {
 
+using passes::is_onnx;
+
 bool is_8bit(DataType t) { return t == DataType::kI8 || t == DataType::kU8; }
 
-bool is_onnx(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
-
-// A constant with one element (a scale, a zero point, Clip's bounds, a scalar operand).
+// A constant with one element (a scale, a zero point).
 bool one_element_constant(const Value* v) {
   const Tensor* t = passes::constant_of(v);
   return t && t->size() == 1;
 }
 
-bool is_elementwise(const Node& n) {
-  static const std::set<std::string, std::less<>> kOps = {
-      "Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Exp",
-      "Log", "Neg", "Abs", "Sqrt", "Reciprocal", "Erf", "Gelu", "Mish", "Softplus", "Softsign", "Floor", "Ceil",
-      "Round", "Sign", "ThresholdedRelu", "Identity", "Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"};
-  return n.domain.empty() && kOps.count(n.op_type) && n.outputs.size() == 1 && n.has_output(0);
+// Whether `n` computes each element from the same element of region values alone: a chain step (an
+// activation, a unary float op, a binary op with a scalar constant) on a region value, or a binary op of two
+// region values of the same shape.
+bool elementwise_in(const Node& n, const std::set<Value*>& region) {
+  if (auto step = passes::match_chain_step(n)) return region.count(step->data) > 0;
+  return passes::is_binary_elementwise(n) && region.count(n.inputs[0]) && region.count(n.inputs[1]) &&
+         passes::same_type(n.inputs[0]->type, n.inputs[1]->type);
 }
 
 // A per-tensor QuantizeLinear / DequantizeLinear (one-element constant scale and zero point, no block size).
@@ -48,22 +50,22 @@ struct Region {
   Value* exit = nullptr;     // what the lookup computes: q's output, or the one region value read outside
 };
 
-std::optional<Region> match(const Graph& g, Node& dq, const std::map<const Value*, std::vector<Node*>>& readers) {
-  if (!is_onnx(dq, "DequantizeLinear") || !per_tensor_qdq(dq) || !is_8bit(dq.inputs[0]->type.dtype)) return std::nullopt;
-  const Value* v = dq.outputs[0];
+std::optional<Region> match(const Graph& g, Node& dq) {
+  if (!is_onnx(&dq, "DequantizeLinear") || !per_tensor_qdq(dq) || !is_8bit(dq.inputs[0]->type.dtype))
+    return std::nullopt;
+  Value* v = dq.outputs[0];
   const Shape& shape = v->type.shape;
-  if (!shape.has_rank()) return std::nullopt;
-  std::set<const Value*> in_region = {v};
-  std::set<const Node*> taken;
+  if (!shape.has_rank() || passes::is_graph_output(g, v)) return std::nullopt;
+  std::set<Value*> in_region = {v};
   Region r{&dq, {}, nullptr};
   // Walk readers in topological order (g.nodes() is sorted): a node joins when it reads a region value.
   for (const auto& up : g.nodes()) {
     Node& n = *up;
     if (&n == &dq) continue;
     bool reads = false;
-    for (const Value* in : n.inputs) reads = reads || (in && in_region.count(in));
+    for (Value* in : n.inputs) reads = reads || (in && in_region.count(in));
     if (!reads) continue;
-    if (is_onnx(n, "QuantizeLinear")) {
+    if (is_onnx(&n, "QuantizeLinear")) {
       if (r.q || !per_tensor_qdq(n) || !in_region.count(n.inputs[0]) || !is_8bit(n.outputs[0]->type.dtype))
         return std::nullopt;
       r.q = &n;
@@ -72,27 +74,23 @@ std::optional<Region> match(const Graph& g, Node& dq, const std::map<const Value
     if (r.q) return std::nullopt;  // nothing of the region after its QuantizeLinear
     // A reader that is not elementwise in region values alone (a pool, squeeze-excite's Mul by another
     // tensor) stays outside: what it reads is the region's exit (checked below).
-    bool inside = is_elementwise(n);
-    for (const Value* in : n.inputs)
-      if (in && !in_region.count(in) && !one_element_constant(in)) inside = false;
-    if (!inside) continue;
-    const Value* out = n.outputs[0];
+    if (!elementwise_in(n, in_region)) continue;
+    Value* out = n.outputs[0];
     if (out->type.dtype != v->type.dtype || !(out->type.shape == shape) || passes::is_graph_output(g, out))
       return std::nullopt;
     in_region.insert(out);
     r.nodes.push_back(&n);
   }
-  if (passes::is_graph_output(g, v) || r.nodes.empty()) return std::nullopt;
+  if (r.nodes.empty()) return std::nullopt;
   // Every region value is read inside the region only, except the exit: the Q's output, or without a Q the one
-  // value read outside (or a graph output).
-  for (const Value* rv : in_region) {
-    bool outside = passes::is_graph_output(g, rv);
-    if (auto it = readers.find(rv); it != readers.end())
-      for (const Node* reader : it->second)
-        if (reader != r.q && std::find(r.nodes.begin(), r.nodes.end(), reader) == r.nodes.end()) outside = true;
+  // value read outside.
+  for (Value* rv : in_region) {
+    bool outside = false;
+    for (const Node* reader : g.consumers(rv))
+      if (reader != r.q && std::find(r.nodes.begin(), r.nodes.end(), reader) == r.nodes.end()) outside = true;
     if (!outside) continue;
     if (r.q || r.exit) return std::nullopt;
-    r.exit = const_cast<Value*>(rv);
+    r.exit = rv;
   }
   if (r.q) r.exit = r.q->outputs[0];
   if (!r.exit || r.exit == v) return std::nullopt;
@@ -134,18 +132,10 @@ Result<Tensor> lookup_table(const Region& r) {
 }  // namespace
 
 Status fold_qdq_lookup(Graph& graph, int64_t* folded) {
-  std::map<const Value*, std::vector<Node*>> readers;
-  for (const auto& n : graph.nodes())
-    for (const Value* in : n->inputs)
-      if (in) readers[in].push_back(n.get());
+  // Regions are disjoint: each node of one reads only values of its own DequantizeLinear's region.
   std::vector<Region> regions;
-  std::set<const Node*> used;
-  for (const auto& n : graph.nodes()) {
-    auto r = match(graph, *n, readers);
-    if (!r || used.count(r->exit->producer)) continue;
-    used.insert(r->exit->producer);
-    regions.push_back(*r);
-  }
+  for (const auto& n : graph.nodes())
+    if (auto r = match(graph, *n)) regions.push_back(*r);
   for (const Region& r : regions) {
     KILN_ASSIGN_OR_RETURN(Tensor table, lookup_table(r));
     Value* t = add_constant(graph, r.exit->name + "__lookup", std::move(table));

@@ -55,7 +55,8 @@ inline std::string pass_text(PassFn pass, const std::string& text, PassCounts* c
   return out;
 }
 
-/// Deterministic pseudo-random inputs for every graph input (static shapes; symbols bound to 2).
+/// Deterministic pseudo-random inputs for every graph input (static shapes; symbols bound to 2): f32 in
+/// [-2, 2), i8/u8 over their whole range; other dtypes zero.
 inline std::map<std::string, Tensor, std::less<>> random_inputs(const Graph& g, uint32_t seed = 1) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
@@ -67,9 +68,20 @@ inline std::map<std::string, Tensor, std::less<>> random_inputs(const Graph& g, 
     Tensor t(v->type.dtype, dims);
     if (v->type.dtype == DataType::kF32)
       for (float& x : t.span<float>()) x = dist(rng);
+    if (v->type.dtype == DataType::kI8 || v->type.dtype == DataType::kU8)
+      for (size_t i = 0; i < t.byte_size(); ++i) static_cast<uint8_t*>(t.raw())[i] = static_cast<uint8_t>(rng());
     inputs[v->name] = t;
   }
   return inputs;
+}
+
+/// A pass of the form `Status pass(Graph&, int64_t* count)` as a PassFn whose counter is "count".
+template <Status (*Pass)(Graph&, int64_t*)>
+Status counted_pass(Graph& g, const PassOptions&, PassCounts& counts) {
+  int64_t n = 0;
+  KILN_RETURN_IF_ERROR(Pass(g, &n));
+  counts["count"] = n;
+  return {};
 }
 
 /// Max |a-b| / (|b| + atol) over all elements of two float tensors (inf when they differ in shape).
