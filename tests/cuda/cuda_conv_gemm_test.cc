@@ -341,7 +341,9 @@ TEST(CudaConvTactics, EveryCandidateMatchesTheReference) {
         else EXPECT_EQ(cublaslt_ids, 0u);
         EXPECT_LE(cublaslt_ids, 8u);
         EXPECT_LE(ids->size() - cublaslt_ids,
-                  cc.w[1] <= cuda::kFewChannels ? cuda::kMaxCudnnCandidatesFewChannels : cuda::kMaxCudnnCandidates);
+                  cc.w[1] <= cuda::kFewChannels
+                      ? cuda::kMaxCudnnCandidatesFewChannels + cuda::kKnobVariantsFewChannels
+                      : cuda::kMaxCudnnCandidates);
       }
     }
   }

@@ -276,7 +276,8 @@ class CudnnConvKernel : public CudnnTacticKernel {
     auto graphs = build_graphs(ctx.cudnn, node_, *shapes, last_error);
     if (!graphs.ok()) return graphs.status().with_context(node_.name);
     return candidate_tactic_ids(ctx.cudnn, *graphs, filter(), ctx.workspace_limit,
-                                max_cudnn_candidates(node_.geo.group, node_.geo.w_dims));
+                                max_cudnn_candidates(node_.geo.group, node_.geo.w_dims),
+                                cudnn_knob_variants(node_.geo.group, node_.geo.w_dims));
   }
 
  private:

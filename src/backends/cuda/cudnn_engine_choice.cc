@@ -110,19 +110,56 @@ std::vector<size_t> candidate_order(const std::vector<RankedConfig>& ranked) {
   return order;
 }
 
+// Up to `limit` ids of `first`'s engine with one knob moved to another value it takes, not in `ids` yet.
+std::vector<std::string> knob_variant_ids(cudnnHandle_t handle, const PathGraph& graph, const RankedConfig& first,
+                                          size_t workspace_limit, const std::vector<std::string>& ids,
+                                          size_t limit) {
+  std::vector<std::string> out;
+  auto ranges = engine_knob_ranges(graph.graph.graph, first.info.engine);
+  if (!ranges.ok()) return out;
+  constexpr int64_t kMaxValuesPerKnob = 64;  // a knob with a huge range (e.g. split-K) is sampled at its start
+  for (size_t k = 0; k < first.info.knobs.size() && out.size() < limit; ++k) {
+    const auto [type, current] = first.info.knobs[k];
+    auto range = std::find_if(ranges->begin(), ranges->end(), [t = type](const KnobRange& r) { return r.type == t; });
+    if (range == ranges->end()) continue;
+    int64_t tried = 0;
+    for (int64_t v = range->minimum; v <= range->maximum && tried < kMaxValuesPerKnob && out.size() < limit;
+         v += range->stride, ++tried) {
+      if (v == current) continue;
+      auto knobs = first.info.knobs;
+      knobs[k].second = v;
+      const std::string id = CudnnTactic{graph.path, first.info.engine, knobs}.to_string();
+      if (std::find(ids.begin(), ids.end(), id) != ids.end() || std::find(out.begin(), out.end(), id) != out.end())
+        continue;
+      DescList keep;
+      auto config = make_engine_config(graph.graph.graph, first.info.engine, knobs, keep);
+      if (!config.ok() || !plan_for(handle, *config, first.info.engine, workspace_limit).ok()) continue;
+      out.push_back(id);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
                                               const ConfigFilter& acceptable, size_t workspace_limit,
-                                              size_t max_candidates) {
+                                              size_t max_candidates, size_t knob_variants) {
   std::string last_error;
   const std::vector<RankedConfig> ranked = ranked_configs(graphs, acceptable, last_error);
   std::vector<std::string> ids;
+  const RankedConfig* first = nullptr;
   for (size_t i : candidate_order(ranked)) {
     if (ids.size() >= max_candidates) break;
     const RankedConfig& r = ranked[i];
     if (!plan_for(handle, r.config, r.info.engine, workspace_limit).ok()) continue;
     ids.push_back(CudnnTactic{graphs[r.graph].path, r.info.engine, r.info.knobs}.to_string());
+    if (!first) first = &r;
+  }
+  if (first && knob_variants > 0) {
+    std::vector<std::string> more =
+        knob_variant_ids(handle, graphs[first->graph], *first, workspace_limit, ids, knob_variants);
+    ids.insert(ids.end(), more.begin(), more.end());
   }
   return ids;
 }
