@@ -110,32 +110,34 @@ std::vector<size_t> candidate_order(const std::vector<RankedConfig>& ranked) {
   return order;
 }
 
-// Up to `limit` ids of `first`'s engine with one knob moved to another value it takes, not in `ids` yet.
+// Up to `limit` ids of `first`'s engine with its kernel-config knob (CUDNN_KNOB_TYPE_KERNEL_CFG) moved to each
+// other value it takes, not in `ids` yet. Only that knob: it picks among the engine's precompiled tile
+// configurations, where the heuristics' pick is not always the fastest, while others change how the engine
+// runs (CUDNN_KNOB_TYPE_USE_TEX variants create texture objects at execute time and fail under stream capture,
+// which every engine's launches go through).
 std::vector<std::string> knob_variant_ids(cudnnHandle_t handle, const PathGraph& graph, const RankedConfig& first,
                                           size_t workspace_limit, const std::vector<std::string>& ids,
                                           size_t limit) {
   std::vector<std::string> out;
+  auto knob = std::find_if(first.info.knobs.begin(), first.info.knobs.end(),
+                           [](const auto& k) { return k.first == CUDNN_KNOB_TYPE_KERNEL_CFG; });
+  if (knob == first.info.knobs.end()) return out;
   auto ranges = engine_knob_ranges(graph.graph.graph, first.info.engine);
   if (!ranges.ok()) return out;
-  constexpr int64_t kMaxValuesPerKnob = 64;  // a knob with a huge range (e.g. split-K) is sampled at its start
-  for (size_t k = 0; k < first.info.knobs.size() && out.size() < limit; ++k) {
-    const auto [type, current] = first.info.knobs[k];
-    auto range = std::find_if(ranges->begin(), ranges->end(), [t = type](const KnobRange& r) { return r.type == t; });
-    if (range == ranges->end()) continue;
-    int64_t tried = 0;
-    for (int64_t v = range->minimum; v <= range->maximum && tried < kMaxValuesPerKnob && out.size() < limit;
-         v += range->stride, ++tried) {
-      if (v == current) continue;
-      auto knobs = first.info.knobs;
-      knobs[k].second = v;
-      const std::string id = CudnnTactic{graph.path, first.info.engine, knobs}.to_string();
-      if (std::find(ids.begin(), ids.end(), id) != ids.end() || std::find(out.begin(), out.end(), id) != out.end())
-        continue;
-      DescList keep;
-      auto config = make_engine_config(graph.graph.graph, first.info.engine, knobs, keep);
-      if (!config.ok() || !plan_for(handle, *config, first.info.engine, workspace_limit).ok()) continue;
-      out.push_back(id);
-    }
+  auto range = std::find_if(ranges->begin(), ranges->end(),
+                            [](const KnobRange& r) { return r.type == CUDNN_KNOB_TYPE_KERNEL_CFG; });
+  if (range == ranges->end()) return out;
+  const size_t k = static_cast<size_t>(knob - first.info.knobs.begin());
+  for (int64_t v = range->minimum; v <= range->maximum && out.size() < limit; v += range->stride) {
+    if (v == knob->second) continue;
+    auto knobs = first.info.knobs;
+    knobs[k].second = v;
+    const std::string id = CudnnTactic{graph.path, first.info.engine, knobs}.to_string();
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+    DescList keep;
+    auto config = make_engine_config(graph.graph.graph, first.info.engine, knobs, keep);
+    if (!config.ok() || !plan_for(handle, *config, first.info.engine, workspace_limit).ok()) continue;
+    out.push_back(id);
   }
   return out;
 }

@@ -25,7 +25,7 @@ inline constexpr size_t kMaxCudnnCandidates = 4;
 /// network: it gets more candidates.
 inline constexpr size_t kMaxCudnnCandidatesFewChannels = 12;
 inline constexpr int64_t kFewChannels = 16;
-inline constexpr size_t kKnobVariantsFewChannels = 16;
+inline constexpr size_t kKnobVariantsFewChannels = 24;
 inline bool has_few_channels(int64_t group, const std::vector<int64_t>& w_dims) {
   return group == 1 && w_dims.size() > 1 && w_dims[1] <= kFewChannels;
 }
