@@ -59,6 +59,10 @@ Result<cuda::DeviceBuffer> random_device_tensor(DataType dtype, const Dims& dims
   return cuda::DeviceBuffer::upload(t.raw(), std::max<size_t>(t.byte_size(), 1));
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 struct NodeBuffers {
   std::vector<Dims> in_dims, out_dims;
   std::vector<cuda::DeviceBuffer> storage;
@@ -99,15 +103,31 @@ Result<NodeBuffers> node_buffers(const Node& node, const std::map<std::string, D
   return b;
 }
 
+// Whether `prepared`'s launches can be captured into a CUDA graph (some library configs create resources at
+// execute time, which capture forbids); the capture is discarded.
+Status check_capturable(const cuda::PreparedNode& prepared, const cuda::LaunchContext& ctx, NodeBuffers& buffers) {
+  KILN_CUDA_TRY(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal));
+  Status enqueued = prepared.enqueue(ctx, buffers.inputs, buffers.outputs);
+  cudaGraph_t graph = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(ctx.stream, &graph);
+  if (graph) cudaGraphDestroy(graph);
+  if (!enqueued.ok()) return enqueued.with_context("under stream capture");
+  if (ended != cudaSuccess)
+    return Status::unsupported(fmt::format("its launches cannot be captured: {}", cudaGetErrorString(ended)));
+  return {};
+}
+
 // Median of 5 timed batches of runs, after a warm-up; milliseconds per run.
 Result<double> time_tactic(const Node& node, const std::string& tactic, bool allow_tf32, NodeBuffers& buffers,
-                           TimingLaunch& launch) {
+                           TimingLaunch& launch, double& planning_seconds) {
   cuda::KernelOptions options;
   options.tactic = tactic;
   options.allow_tf32 = allow_tf32;
+  const auto planning_start = std::chrono::steady_clock::now();
   KILN_ASSIGN_OR_RETURN(auto kernel, cuda::create_cuda_kernel(node, options));
   if (!kernel) return Status::internal("no kernel");
   KILN_ASSIGN_OR_RETURN(auto prepared, kernel->prepare(launch.ctx, buffers.in_dims, buffers.out_dims));
+  planning_seconds += seconds_since(planning_start);
   cuda::DeviceBuffer workspace;
   cuda::LaunchContext ctx = launch.ctx;
   if (size_t ws = prepared->workspace_bytes()) {
@@ -117,6 +137,8 @@ Result<double> time_tactic(const Node& node, const std::string& tactic, bool all
   }
   for (int i = 0; i < 3; ++i) KILN_RETURN_IF_ERROR(prepared->enqueue(ctx, buffers.inputs, buffers.outputs));
   KILN_CUDA_TRY(cudaStreamSynchronize(ctx.stream));
+  // Engines replay their launches from a CUDA graph: a tactic whose launches cannot be captured is no candidate.
+  KILN_RETURN_IF_ERROR(check_capturable(*prepared, ctx, buffers));
   // Enough runs per batch to outlast launch overhead (~0.2 ms of work), at most 50.
   KILN_CUDA_TRY(cudaEventRecord(launch.start, ctx.stream));
   KILN_RETURN_IF_ERROR(prepared->enqueue(ctx, buffers.inputs, buffers.outputs));
@@ -143,8 +165,8 @@ Result<double> time_tactic(const Node& node, const std::string& tactic, bool all
 
 std::string CudaTacticReport::to_string() const {
   return fmt::format("cuda kernels: {} nodes on the GPU, {} on the host; tactics: {} nodes with a choice, {} timed, {} "
-                     "from the timing cache ({:.2f} s)", nodes_on_gpu, nodes_on_host, nodes_with_choice, timed,
-                     from_cache, seconds);
+                     "from the timing cache ({:.2f} s, {:.2f} s of it building plans)", nodes_on_gpu, nodes_on_host,
+                     nodes_with_choice, timed, from_cache, seconds, planning_seconds);
 }
 
 Result<nlohmann::json> cuda_backend_metadata() {
@@ -184,13 +206,15 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
     std::string tactic = kernel->tactic();  // the library's own choice unless timing finds a faster one
     if (options.time_tactics) {
       KILN_ASSIGN_OR_RETURN(NodeBuffers buffers, node_buffers(*node, opt_dims, rng));
+      const auto listing_start = std::chrono::steady_clock::now();
       KILN_ASSIGN_OR_RETURN(std::vector<std::string> offered,
                             kernel->candidate_tactics(launch.ctx, buffers.in_dims, buffers.out_dims));
+      r.planning_seconds += seconds_since(listing_start);
       if (!offered.empty()) {
         ++r.nodes_with_choice;
         nlohmann::json& times = entries[node_signature(*node, opt_dims, kTacticAttr)];
         FastestTactic fastest = choose_fastest(offered, times, [&](const std::string& tactic, double) {
-          auto timed = time_tactic(*node, tactic, options.allow_tf32, buffers, launch);
+          auto timed = time_tactic(*node, tactic, options.allow_tf32, buffers, launch, r.planning_seconds);
           if (!timed.ok()) cudaGetLastError();  // a config that fails to run here is no candidate
           return timed;
         });
@@ -209,7 +233,7 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
                                            "them on the CPU, with a copy to the host and back for each)",
                                            unsupported.size(), fmt::join(unsupported, ", ")));
   KILN_RETURN_IF_ERROR(write_timing_cache(options.timing_cache, cache));
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.seconds = seconds_since(start);
   return {};
 }
 

@@ -310,6 +310,12 @@ TEST(CudaConvTactics, EveryCandidateMatchesTheReference) {
       {.name = "k1_residual_relu", .x = {3, 24, 5, 7}, .w = {40, 24, 1, 1}, .bias = true, .residual = true,
        .act = "Relu"},
       {.name = "k1_residual_no_bias", .x = {2, 16, 3, 5}, .w = {8, 16, 1, 1}, .residual = true},
+      // 16 input channels: kiln's implicit GEMM is a candidate in f16 NHWC (two row tiles, the last partial).
+      {.name = "few_channels_k4", .x = {3, 16, 13, 11}, .w = {24, 16, 4, 4}, .bias = true, .act = "Relu"},
+      // ... two output-channel tiles (the second of 8), asymmetric pads, stride 2, 9 taps padded to 12.
+      {.name = "few_channels_k3_stride2", .x = {2, 16, 9, 10}, .w = {72, 16, 3, 3}, .pads = {1, 0, 2, 1},
+       .strides = {2, 2}},
+      {.name = "few_channels_dilated", .x = {1, 16, 7, 6}, .w = {8, 16, 2, 3}, .dilations = {2, 1}, .bias = true},
   };
   for (const ConvCase& cc : cases) {
     for (DataType dtype : {DataType::kF32, DataType::kF16}) {
@@ -320,11 +326,13 @@ TEST(CudaConvTactics, EveryCandidateMatchesTheReference) {
         auto ids = candidates(*c);
         ASSERT_TRUE(ids.ok()) << ids.status().message();
         EXPECT_FALSE(ids->empty());
-        size_t cublaslt_ids = 0;
+        size_t cublaslt_ids = 0, few_channel_ids = 0;
         for (const std::string& id : *ids) {
           if (auto algo = cuda::parse_cublaslt_tactic(id)) {
             ++cublaslt_ids;
             EXPECT_EQ(cuda::cublaslt_tactic_id(*algo), id);
+          } else if (id == "cuda:few_channel_igemm") {
+            ++few_channel_ids;
           } else {
             auto parsed = cuda::CudnnTactic::parse(id);
             ASSERT_TRUE(parsed.has_value()) << id;
@@ -340,8 +348,14 @@ TEST(CudaConvTactics, EveryCandidateMatchesTheReference) {
         if (nhwc && cc.w[2] == 1) EXPECT_GT(cublaslt_ids, 0u);
         else EXPECT_EQ(cublaslt_ids, 0u);
         EXPECT_LE(cublaslt_ids, 8u);
-        EXPECT_LE(ids->size() - cublaslt_ids,
-                  cc.w[1] <= cuda::kFewChannels ? cuda::kMaxCudnnCandidatesFewChannels : cuda::kMaxCudnnCandidates);
+        // kiln's implicit GEMM: f16 NHWC over 16 channels without a residual input or another activation.
+        const bool few_channel_kernel = nhwc && dtype == DataType::kF16 && cc.w[1] == 16 && !cc.residual &&
+                                        (cc.act.empty() || cc.act == "Relu");
+        EXPECT_EQ(few_channel_ids, few_channel_kernel ? 1u : 0u);
+        EXPECT_LE(ids->size() - cublaslt_ids - few_channel_ids,
+                  cc.w[1] <= cuda::kFewChannels
+                      ? cuda::kMaxCudnnCandidatesFewChannels + cuda::kKnobVariantsFewChannels
+                      : cuda::kMaxCudnnCandidates);
       }
     }
   }
@@ -612,6 +626,8 @@ TEST(CudaConvGemmCapture, EnqueueIsCapturable) {
        .act = "Relu"},
       {.name = "epilogue", .x = {1, 8, 5, 5}, .w = {16, 8, 3, 3}, .pads = {1, 1, 1, 1}, .bias = true, .residual = true,
        .act = "HardSwish"},
+      {.name = "few_channels", .x = {2, 16, 9, 9}, .w = {16, 16, 3, 3}, .pads = {1, 1, 1, 1}, .bias = true,
+       .act = "Relu"},  // kiln's implicit GEMM among the f16 NHWC candidates
   };
   for (const ConvCase& cc : convs) {
     for (DataType dtype : {DataType::kF32, DataType::kF16}) {

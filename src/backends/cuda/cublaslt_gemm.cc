@@ -13,6 +13,7 @@
 #include "backends/cuda/epilogue.h"
 #include "backends/cuda/fused_activation.h"
 #include "backends/cuda/kernels/kernel_factories.h"
+#include "backends/cuda/kernels/kernel_util.h"
 #include "core/float16.h"
 
 namespace kiln::cuda {
@@ -376,8 +377,6 @@ size_t static_rank(const Value* v) {
   if (v->is_constant()) return v->constant->dims().size();
   return v->type.shape.has_rank() ? v->type.shape.rank() : 0;
 }
-
-const Value* input_value(const Node& node, size_t i) { return node.has_input(i) ? node.inputs[i] : nullptr; }
 
 char hex_digit(unsigned v) { return static_cast<char>(v < 10 ? '0' + v : 'a' + (v - 10)); }
 

@@ -15,6 +15,7 @@
 #include "backends/cuda/epilogue.h"
 #include "backends/cuda/fused_activation.h"
 #include "backends/cuda/kernels/kernel_factories.h"
+#include "backends/cuda/kernels/kernel_util.h"
 #include "backends/cuda/tactic_choice_kernel.h"
 #include "ir/ops/conv_geometry.h"
 #include "ir/ops/layout_util.h"
@@ -276,7 +277,8 @@ class CudnnConvKernel : public CudnnTacticKernel {
     auto graphs = build_graphs(ctx.cudnn, node_, *shapes, last_error);
     if (!graphs.ok()) return graphs.status().with_context(node_.name);
     return candidate_tactic_ids(ctx.cudnn, *graphs, filter(), ctx.workspace_limit,
-                                max_cudnn_candidates(node_.geo.group, node_.geo.w_dims));
+                                max_cudnn_candidates(node_.geo.group, node_.geo.w_dims),
+                                cudnn_knob_variants(node_.geo.group, node_.geo.w_dims));
   }
 
  private:
@@ -314,8 +316,6 @@ class CudnnConvKernel : public CudnnTacticKernel {
   ConvNode node_;
   std::shared_ptr<const ConvConstants> constants_;
 };
-
-const Value* input_value(const Node& node, size_t i) { return node.has_input(i) ? node.inputs[i] : nullptr; }
 
 }  // namespace
 
@@ -385,11 +385,14 @@ KernelResult make_conv_kernel(const Node& node, const KernelOptions& options) {
   }
 
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
-  auto cudnn = std::unique_ptr<CudaKernel>(new CudnnConvKernel(std::move(n), std::move(constants), tactic_id));
+  std::unique_ptr<CudaKernel> kernel(new CudnnConvKernel(std::move(n), std::move(constants), tactic_id));
   // A 1x1 channels-last convolution is also a plain product: let cuBLASLt's algorithms compete.
   KILN_ASSIGN_OR_RETURN(auto gemm, make_conv1x1_gemm_kernel(node, options));
-  if (!gemm) return cudnn;
-  return std::unique_ptr<CudaKernel>(new TacticChoiceKernel(std::move(cudnn), std::move(gemm), "cublaslt:", tactic_id));
+  if (gemm) kernel.reset(new TacticChoiceKernel(std::move(kernel), std::move(gemm), "cublaslt:", tactic_id));
+  // A 16-channel f16 convolution (the space-to-depth stem) also has kiln's own implicit GEMM.
+  KILN_ASSIGN_OR_RETURN(auto few, make_few_channel_conv_kernel(node, options));
+  if (few) kernel.reset(new TacticChoiceKernel(std::move(kernel), std::move(few), "cuda:few_channel", tactic_id));
+  return kernel;
 }
 
 }  // namespace kiln::cuda

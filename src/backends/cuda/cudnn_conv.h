@@ -18,9 +18,10 @@
 // Without a tactic, prepare takes the first engine config that builds at the shapes, ranked: the heuristics'
 // mode A configs of every graph (most fused first), then mode FALLBACK's, and last the generic engines with
 // the STRICT_NAN_PROP note (engine 0 on cuDNN 9.14: correct but 40-500x slower). candidate_tactics offers up
-// to max_cudnn_candidates (4; 12 for a conv over <= 16 input channels per group), spread over the distinct
-// engines of every graph (cudnn_engine_choice.h); make_conv_kernel adds cuBLASLt's algorithms for a 1x1 NHWC
-// conv (TacticChoiceKernel). Data pointers must be 16-byte aligned (the tensors are described so;
+// to max_cudnn_candidates (4; 12 for a conv over <= 16 input channels per group, plus the kernel-config knob
+// variants of the first), spread over the distinct engines of every graph (cudnn_engine_choice.h);
+// make_conv_kernel adds cuBLASLt's algorithms for a 1x1 NHWC conv and kiln's implicit GEMM for a 16-channel
+// f16 NHWC one (few_channel_conv_kernel.cc), both through TacticChoiceKernel. Data pointers must be 16-byte aligned (the tensors are described so;
 // execute_plan checks).
 #pragma once
 

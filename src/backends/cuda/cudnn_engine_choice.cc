@@ -110,19 +110,58 @@ std::vector<size_t> candidate_order(const std::vector<RankedConfig>& ranked) {
   return order;
 }
 
+// Up to `limit` ids of `first`'s engine with its kernel-config knob (CUDNN_KNOB_TYPE_KERNEL_CFG) moved to each
+// other value it takes, not in `ids` yet. Only that knob: it picks among the engine's precompiled tile
+// configurations, where the heuristics' pick is not always the fastest, while others change how the engine
+// runs (CUDNN_KNOB_TYPE_USE_TEX variants create texture objects at execute time and fail under stream capture,
+// which every engine's launches go through).
+std::vector<std::string> knob_variant_ids(cudnnHandle_t handle, const PathGraph& graph, const RankedConfig& first,
+                                          size_t workspace_limit, const std::vector<std::string>& ids,
+                                          size_t limit) {
+  std::vector<std::string> out;
+  auto knob = std::find_if(first.info.knobs.begin(), first.info.knobs.end(),
+                           [](const auto& k) { return k.first == CUDNN_KNOB_TYPE_KERNEL_CFG; });
+  if (knob == first.info.knobs.end()) return out;
+  auto ranges = engine_knob_ranges(graph.graph.graph, first.info.engine);
+  if (!ranges.ok()) return out;
+  auto range = std::find_if(ranges->begin(), ranges->end(),
+                            [](const KnobRange& r) { return r.type == CUDNN_KNOB_TYPE_KERNEL_CFG; });
+  if (range == ranges->end()) return out;
+  const size_t k = static_cast<size_t>(knob - first.info.knobs.begin());
+  for (int64_t v = range->minimum; v <= range->maximum && out.size() < limit; v += range->stride) {
+    if (v == knob->second) continue;
+    auto knobs = first.info.knobs;
+    knobs[k].second = v;
+    const std::string id = CudnnTactic{graph.path, first.info.engine, knobs}.to_string();
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+    DescList keep;
+    auto config = make_engine_config(graph.graph.graph, first.info.engine, knobs, keep);
+    if (!config.ok() || !plan_for(handle, *config, first.info.engine, workspace_limit).ok()) continue;
+    out.push_back(id);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
                                               const ConfigFilter& acceptable, size_t workspace_limit,
-                                              size_t max_candidates) {
+                                              size_t max_candidates, size_t knob_variants) {
   std::string last_error;
   const std::vector<RankedConfig> ranked = ranked_configs(graphs, acceptable, last_error);
   std::vector<std::string> ids;
+  const RankedConfig* first = nullptr;
   for (size_t i : candidate_order(ranked)) {
     if (ids.size() >= max_candidates) break;
     const RankedConfig& r = ranked[i];
     if (!plan_for(handle, r.config, r.info.engine, workspace_limit).ok()) continue;
     ids.push_back(CudnnTactic{graphs[r.graph].path, r.info.engine, r.info.knobs}.to_string());
+    if (!first) first = &r;
+  }
+  if (first && knob_variants > 0) {
+    std::vector<std::string> more =
+        knob_variant_ids(handle, graphs[first->graph], *first, workspace_limit, ids, knob_variants);
+    ids.insert(ids.end(), more.begin(), more.end());
   }
   return ids;
 }

@@ -25,10 +25,17 @@ inline constexpr size_t kMaxCudnnCandidates = 4;
 /// network: it gets more candidates.
 inline constexpr size_t kMaxCudnnCandidatesFewChannels = 12;
 inline constexpr int64_t kFewChannels = 16;
+inline constexpr size_t kKnobVariantsFewChannels = 24;
+inline bool has_few_channels(int64_t group, const std::vector<int64_t>& w_dims) {
+  return group == 1 && w_dims.size() > 1 && w_dims[1] <= kFewChannels;
+}
 /// The candidates offered for a convolution with `group` groups and W's dims [K, C/group, k...].
 inline size_t max_cudnn_candidates(int64_t group, const std::vector<int64_t>& w_dims) {
-  const bool few_channels = group == 1 && w_dims.size() > 1 && w_dims[1] <= kFewChannels;
-  return few_channels ? kMaxCudnnCandidatesFewChannels : kMaxCudnnCandidates;
+  return has_few_channels(group, w_dims) ? kMaxCudnnCandidatesFewChannels : kMaxCudnnCandidates;
+}
+/// The knob variants offered on top (see candidate_tactic_ids).
+inline size_t cudnn_knob_variants(int64_t group, const std::vector<int64_t>& w_dims) {
+  return has_few_channels(group, w_dims) ? kKnobVariantsFewChannels : 0;
 }
 
 /// One operation graph and the descriptors it refers to (declared so the graph is destroyed first).
@@ -58,10 +65,12 @@ using ConfigFilter = std::function<bool(const EngineConfigInfo&)>;
 /// Up to `max_candidates` tactic ids worth timing: the best config of every distinct (graph, engine) of
 /// the heuristics' mode A first, then their second best, then mode FALLBACK's; the generic engines with the
 /// STRICT_NAN_PROP note (engine 0 on cuDNN 9.14: 40-500x slower) only when nothing else runs. Configs that
-/// need more workspace than `workspace_limit` are left out.
+/// need more workspace than `workspace_limit` are left out. Then up to `knob_variants` more: the first
+/// candidate's engine with one knob set to each other value it takes (the heuristics' knob choice is not
+/// always the fastest: ResNet-50's space-to-depth stem ran 0.179 ms with e7 k24=21, 0.146 with k24=22).
 std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
                                               const ConfigFilter& acceptable, size_t workspace_limit,
-                                              size_t max_candidates);
+                                              size_t max_candidates, size_t knob_variants = 0);
 
 /// Base of the cuDNN convolution kernels: the tactic id they were created with (KernelOptions::tactic or the
 /// node's `tactic` attribute) and its parse; tactic() reports it, or "cudnn:heuristic" when it is not one.

@@ -213,6 +213,33 @@ Result<EngineConfigInfo> engine_config_info(const BackendDesc& config) {
   return info;
 }
 
+Result<std::vector<KnobRange>> engine_knob_ranges(const BackendDesc& graph, int64_t engine_index) {
+  KILN_ASSIGN_OR_RETURN(BackendDesc engine, BackendDesc::create(CUDNN_BACKEND_ENGINE_DESCRIPTOR));
+  cudnnBackendDescriptor_t gd = graph.get();
+  KILN_CUDNN_SET(engine, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gd);
+  KILN_CUDNN_SET(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &engine_index);
+  KILN_CUDNN_FINALIZE(engine);
+  KILN_ASSIGN_OR_RETURN(std::vector<BackendDesc> infos,
+                        descriptor_array(engine, CUDNN_ATTR_ENGINE_KNOB_INFO, CUDNN_BACKEND_KNOB_INFO_DESCRIPTOR,
+                                         kMaxKnobs));
+  std::vector<KnobRange> ranges;
+  int64_t n = 0;
+  for (const BackendDesc& info : infos) {
+    cudnnBackendKnobType_t type{};
+    KnobRange r;
+    KILN_CUDNN_TRY(cudnnBackendGetAttribute(info.get(), CUDNN_ATTR_KNOB_INFO_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &n, &type));
+    KILN_CUDNN_TRY(
+        cudnnBackendGetAttribute(info.get(), CUDNN_ATTR_KNOB_INFO_MINIMUM_VALUE, CUDNN_TYPE_INT64, 1, &n, &r.minimum));
+    KILN_CUDNN_TRY(
+        cudnnBackendGetAttribute(info.get(), CUDNN_ATTR_KNOB_INFO_MAXIMUM_VALUE, CUDNN_TYPE_INT64, 1, &n, &r.maximum));
+    KILN_CUDNN_TRY(cudnnBackendGetAttribute(info.get(), CUDNN_ATTR_KNOB_INFO_STRIDE, CUDNN_TYPE_INT64, 1, &n, &r.stride));
+    r.type = static_cast<int64_t>(type);
+    if (r.stride < 1) r.stride = 1;
+    ranges.push_back(r);
+  }
+  return ranges;
+}
+
 Result<BackendDesc> make_engine_config(const BackendDesc& graph, int64_t engine_index,
                                        const std::vector<std::pair<int64_t, int64_t>>& knobs, DescList& keep) {
   KILN_ASSIGN_OR_RETURN(BackendDesc engine, BackendDesc::create(CUDNN_BACKEND_ENGINE_DESCRIPTOR));

@@ -109,6 +109,14 @@ struct EngineConfigInfo {
 };
 Result<EngineConfigInfo> engine_config_info(const BackendDesc& config);
 
+/// A knob of an engine and the values it takes: minimum, minimum + stride, ..., maximum.
+struct KnobRange {
+  int64_t type = 0;
+  int64_t minimum = 0, maximum = 0, stride = 1;
+};
+/// The knobs engine `engine` has on `graph` (CUDNN_ATTR_ENGINE_KNOB_INFO).
+Result<std::vector<KnobRange>> engine_knob_ranges(const BackendDesc& graph, int64_t engine);
+
 /// Re-creates the engine config `engine` + `knobs` on `graph`. Fails (not supported) when that engine does
 /// not run the graph. The engine and knob-choice descriptors go to `keep`.
 Result<BackendDesc> make_engine_config(const BackendDesc& graph, int64_t engine,

@@ -228,7 +228,8 @@ class CudnnQConvKernel : public CudnnTacticKernel {
     if (shapes->y_count == 0) return std::vector<std::string>{};
     auto graphs = build_graphs(ctx, *shapes);
     return candidate_tactic_ids(ctx.cudnn, graphs, acceptable, ctx.workspace_limit,
-                                max_cudnn_candidates(node_.geo.group, node_.geo.w_dims));
+                                max_cudnn_candidates(node_.geo.group, node_.geo.w_dims),
+                                cudnn_knob_variants(node_.geo.group, node_.geo.w_dims));
   }
 
  private:
