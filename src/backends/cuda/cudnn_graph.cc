@@ -213,12 +213,22 @@ Result<EngineConfigInfo> engine_config_info(const BackendDesc& config) {
   return info;
 }
 
-Result<std::vector<KnobRange>> engine_knob_ranges(const BackendDesc& graph, int64_t engine_index) {
+namespace {
+
+// Engine `engine_index` of `graph`, finalized (fails when that engine does not run the graph).
+Result<BackendDesc> make_engine(const BackendDesc& graph, int64_t engine_index) {
   KILN_ASSIGN_OR_RETURN(BackendDesc engine, BackendDesc::create(CUDNN_BACKEND_ENGINE_DESCRIPTOR));
   cudnnBackendDescriptor_t gd = graph.get();
   KILN_CUDNN_SET(engine, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gd);
   KILN_CUDNN_SET(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &engine_index);
   KILN_CUDNN_FINALIZE(engine);
+  return engine;
+}
+
+}  // namespace
+
+Result<std::vector<KnobRange>> engine_knob_ranges(const BackendDesc& graph, int64_t engine_index) {
+  KILN_ASSIGN_OR_RETURN(BackendDesc engine, make_engine(graph, engine_index));
   KILN_ASSIGN_OR_RETURN(std::vector<BackendDesc> infos,
                         descriptor_array(engine, CUDNN_ATTR_ENGINE_KNOB_INFO, CUDNN_BACKEND_KNOB_INFO_DESCRIPTOR,
                                          kMaxKnobs));
@@ -242,11 +252,7 @@ Result<std::vector<KnobRange>> engine_knob_ranges(const BackendDesc& graph, int6
 
 Result<BackendDesc> make_engine_config(const BackendDesc& graph, int64_t engine_index,
                                        const std::vector<std::pair<int64_t, int64_t>>& knobs, DescList& keep) {
-  KILN_ASSIGN_OR_RETURN(BackendDesc engine, BackendDesc::create(CUDNN_BACKEND_ENGINE_DESCRIPTOR));
-  cudnnBackendDescriptor_t gd = graph.get();
-  KILN_CUDNN_SET(engine, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gd);
-  KILN_CUDNN_SET(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &engine_index);
-  KILN_CUDNN_FINALIZE(engine);
+  KILN_ASSIGN_OR_RETURN(BackendDesc engine, make_engine(graph, engine_index));
 
   std::vector<BackendDesc> choices;
   std::vector<cudnnBackendDescriptor_t> raw;

@@ -55,6 +55,10 @@ class FewChannelConvKernel final : public CudaKernel {
       args.x = inputs[0];
       args.y = outputs[0];
       if (!args.x || !args.y) return Status::internal("a data pointer is null");
+      // 16-byte copies and stores (cp.async, uint4): a misaligned tensor is refused, never misread.
+      if (reinterpret_cast<uintptr_t>(args.x) % 16 != 0 || reinterpret_cast<uintptr_t>(args.y) % 16 != 0)
+        return Status::internal(fmt::format("{} needs X and Y 16-byte aligned (X at {}, Y at {})", kTactic, args.x,
+                                            args.y));
       KILN_CUDA_TRY(launch::launch_few_channel_conv(args, blocks, ctx.stream));
       return {};
     });
