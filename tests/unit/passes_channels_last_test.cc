@@ -70,14 +70,14 @@ output %y
 )");
 }
 
-TEST(ChannelsLast, ResidualBlockHasOneTransposeInAndOneBeforeFlatten) {
+TEST(ChannelsLast, ResidualBlockHasOneTransposeInAndFlattenReadsThePooledNhwc) {
   Graph g = parse_text(residual_block());
   ChannelsLastReport r = convert_checked(g);
   EXPECT_EQ(r.convs, 2);
-  EXPECT_EQ(r.propagated, 3);  // relu, add, gap
-  EXPECT_EQ(r.transposes, 2);
+  EXPECT_EQ(r.propagated, 4);  // relu, add, gap, flatten
+  EXPECT_EQ(r.transposes, 1);
   std::string out = print_graph(g);
-  EXPECT_EQ(count_ops(g, "Transpose"), 2u) << out;
+  EXPECT_EQ(count_ops(g, "Transpose"), 1u) << out;
   EXPECT_TRUE(has_line(out, "node \"x__to_nhwc\" Transpose<13>(%x) -> (%x__nhwc: f32[N,7,5,3]) "
                             "{perm: ints = [0, 2, 3, 1]}")) << out;
   EXPECT_TRUE(has_line(out, "node \"conv1\" FusedConv@kiln<1>(%x__nhwc, %w1, %b1) -> (%c1__nhwc: f32[N,7,5,4]) "
@@ -86,14 +86,33 @@ TEST(ChannelsLast, ResidualBlockHasOneTransposeInAndOneBeforeFlatten) {
   EXPECT_TRUE(has_line(out, "node \"add\" Add<13>(%c2__nhwc, %r1__nhwc) -> (%s__nhwc: f32[N,7,5,4])")) << out;
   EXPECT_TRUE(has_line(out, "node \"gap\" Pool@kiln<1>(%s__nhwc) -> (%g__nhwc: f32[N,1,1,4]) "
                             "{layout: string = \"NHWC\", mode: string = \"GlobalAveragePool\"}")) << out;
-  EXPECT_TRUE(has_line(out, "node \"g__to_nchw\" Transpose<13>(%g__nhwc) -> (%g: f32[N,4,1,1]) "
-                            "{perm: ints = [0, 3, 1, 2]}")) << out;
-  EXPECT_TRUE(has_line(out, "node \"flatten\" Flatten<13>(%g) -> (%f: f32[N,4])")) << out;
+  // [N, 1, 1, 4] in NHWC is [N, 4, 1, 1] in NCHW byte for byte: Flatten reads it as it is.
+  EXPECT_TRUE(has_line(out, "node \"flatten\" Flatten<13>(%g__nhwc) -> (%f: f32[N,4])")) << out;
+  EXPECT_EQ(g.find_value("g"), nullptr);
   // Only what is needed in NCHW survives: c1, r1, c2, s are gone.
   EXPECT_EQ(g.find_value("c1"), nullptr);
   EXPECT_EQ(g.find_value("s"), nullptr);
   EXPECT_EQ(g.outputs[0]->name, "y");
   expect_exact(residual_block());
+}
+
+TEST(ChannelsLast, FlattenOfAWholeFeatureMapStillReadsNchw) {
+  // Flatten of [2, 4, 2, 3] orders C before H and W: it needs the NCHW value (a Transpose back), as does a
+  // Flatten at another axis of a pooled [2, 4, 1, 1].
+  const std::string text = opset13_ir("input %x: f32[2,3,4,5]\n" + rand_const("w", "f32", {4, 3, 3, 3}, 1) +
+                                      R"(node "conv" Conv<13>(%x, %w) -> (%c: f32[2,4,2,3])
+node "flatten" Flatten<13>(%c) -> (%f: f32[2,24])
+node "gap" GlobalAveragePool<13>(%c) -> (%g: f32[2,4,1,1])
+node "flatten2" Flatten<13>(%g) -> (%f2: f32[8,1]) {axis: int = 2}
+output %f
+output %f2
+)");
+  Graph g = parse_text(text);
+  convert_checked(g);
+  std::string out = print_graph(g);
+  EXPECT_TRUE(has_line(out, "node \"flatten\" Flatten<13>(%c) -> (%f: f32[2,24])")) << out;
+  EXPECT_TRUE(has_line(out, "node \"flatten2\" Flatten<13>(%g) -> (%f2: f32[8,1]) {axis: int = 2}")) << out;
+  expect_exact(text);
 }
 
 TEST(ChannelsLast, ConvOutputReadInBothLayoutsAndAsGraphOutput) {
