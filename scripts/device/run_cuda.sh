@@ -3,6 +3,8 @@
 #   scripts/device/run_cuda.sh tests   # the CUDA tests (ctest -L cuda's binary) on the GPU
 #   scripts/device/run_cuda.sh bench   # ResNet-50 / MobileNetV2: GPU engines built, benchmarked beside PyTorch
 #   scripts/device/run_cuda.sh all     # both
+# bench takes BENCH_MODELS, BENCH_PRECISIONS, BENCH_BATCHES, BENCH_SECONDS, BENCH_PROFILE, BENCH_LATENCY,
+# BENCH_INT8_MODELS, CALIB_SAMPLES, SKIP_TORCH and TORCH_FIRST (see below).
 # Results go to $OUT (the device tool's folder that comes back): cuda_tests.log, cuda_tests.json and
 # bench.tar.gz (per-engine build logs, kiln bench JSON, torch_baseline.json, the machine's description).
 set -uo pipefail
@@ -24,10 +26,20 @@ if [ "$MODE" = tests ] || [ "$MODE" = all ]; then
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |tests ran|FAILED TEST" "$OUT/cuda_tests.log" | tail -40
 fi
 
+# The PyTorch peer (../shared/peers/torch_gpu_baseline.py) into $B/results; TORCH_FIRST=1 runs it before kiln's
+# builds, so that a call cut short by its time limit still has the peer figures.
+run_torch() {
+  (cd "$B/results" && OUT="$B/results" PYTHONUNBUFFERED=1 timeout 300 python3 "$K/pkg/torch_gpu_baseline.py" \
+    > torch_baseline.log 2>&1)
+  tail -32 "$B/results/torch_baseline.log"
+  tar -C "$B" -czf "$OUT/bench.tar.gz" results
+}
+
 if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
   B=/tmp/kiln-bench
   rm -rf "$B" && mkdir -p "$B/models" "$B/engines" "$B/results"
   cp "$OUT/machine.txt" "$B/results/"
+  [ -z "${SKIP_TORCH:-}" ] && [ -n "${TORCH_FIRST:-}" ] && run_torch
   python3 "$ROOT/bench/export_models.py" --out "$B/models" ${BENCH_MODELS:-resnet50 mobilenet_v2} > "$B/results/export.log" 2>&1
   for m in ${BENCH_MODELS:-resnet50 mobilenet_v2}; do
     for p in ${BENCH_PRECISIONS:-fp16 int8 tf32 fp32}; do
@@ -54,10 +66,6 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
       --json "$B/results/bench_${m}_fp16_latency.json" > "$B/results/bench_${m}_fp16_latency.log" 2>&1
     grep -A6 "GPU phases" "$B/results/bench_${m}_fp16_latency.log" || tail -5 "$B/results/bench_${m}_fp16_latency.log"
   fi
-  if [ -z "${SKIP_TORCH:-}" ]; then
-    (cd "$B/results" && OUT="$B/results" PYTHONUNBUFFERED=1 timeout 300 python3 "$K/pkg/torch_gpu_baseline.py" \
-      > torch_baseline.log 2>&1)
-    tail -32 "$B/results/torch_baseline.log"
-  fi
+  [ -z "${SKIP_TORCH:-}" ] && [ -z "${TORCH_FIRST:-}" ] && run_torch
   tar -C "$B" -czf "$OUT/bench.tar.gz" results
 fi
