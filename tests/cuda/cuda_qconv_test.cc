@@ -43,10 +43,17 @@ const QConvCase kCases[] = {
     {"c16_4x4_s2d_stem", 3, 16, 13, 11, 64, 4, 1, 0, false, "Relu"},
     {"c16_3x3_s2_k80_clip", 2, 16, 9, 10, 80, 3, 2, 1, false, "Clip"},
     {"c16_2x2_at_limits", 2, 16, 7, 7, 16, 2, 1, 0, false, "Relu", true},
+    // Multiples of 64 input channels: kiln's int8 implicit GEMM is a candidate (as for kCases[4]): a strided
+    // 1x1 over two channel slices with a partial output-channel tile, a strided 3x3 with Clip and 80 outputs,
+    // a 1x1 over three slices with a residual.
+    {"c128_1x1_s2_k48", 2, 128, 9, 11, 48, 1, 2, 0, false, "Relu"},
+    {"c64_3x3_s2_k80_clip", 3, 64, 13, 10, 80, 3, 2, 1, false, "Clip"},
+    {"c192_1x1_residual", 2, 192, 7, 9, 32, 1, 1, 0, true, "Relu"},
 };
 
-// Whether kiln's implicit GEMM (few_channel_conv_kernel.cc) runs the case.
+// Whether kiln's implicit GEMMs (few_channel_conv_kernel.cc, int8_conv_kernel.cc) run the case.
 bool few_channel_kernel_runs(const QConvCase& c) { return c.c == 16 && c.m % 16 == 0 && !c.residual; }
+bool int8_igemm_runs(const QConvCase& c) { return c.c % 64 == 0 && c.m % 16 == 0 && c.k * c.k <= 9; }
 
 Tensor random_i8(const Dims& d, uint32_t seed, bool extreme) {
   Tensor t = random_tensor(DataType::kI8, d, -128.0f, 127.0f, seed);
@@ -135,6 +142,7 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
     EXPECT_FALSE(ids->empty());
     std::string listed;
     EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:few_channel_igemm"), few_channel_kernel_runs(c) ? 1 : 0);
+    EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:int8_igemm"), int8_igemm_runs(c) ? 1 : 0);
     for (const std::string& id : *ids) {
       listed += id + " ";
       auto t = run_node_on_cuda(*g, {.tactic = id});
@@ -147,9 +155,9 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
 
 TEST(CudaQConv, CapturedAndMisalignedLaunches) {
   KILN_REQUIRE_GPU();
-  // cuDNN's default tactic on two cases, and kiln's implicit GEMM on the stem case.
+  // cuDNN's default tactic on two cases, kiln's implicit GEMMs on the stem case and a residual 1x1.
   const std::pair<QConvCase, std::string> runs[] = {
-      {kCases[0], ""}, {kCases[1], ""}, {kCases[6], "cuda:few_channel_igemm"}};
+      {kCases[0], ""}, {kCases[1], ""}, {kCases[6], "cuda:few_channel_igemm"}, {kCases[11], "cuda:int8_igemm"}};
   for (const auto& [c, tactic] : runs) {
     SCOPED_TRACE(std::string(c.name) + " " + tactic);
     auto p = prepare_case(c);

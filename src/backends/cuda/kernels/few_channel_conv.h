@@ -9,12 +9,13 @@
 
 #include <cstdint>
 
+#include "backends/cuda/kernels/conv_tiling.h"
+
 namespace kiln::cuda::launch {
 
 inline constexpr int kFewChannelConvChannels = 16;  ///< X's channels (exactly)
 inline constexpr int kFewChannelConvMaxTaps = 16;   ///< kh * kw at most
 inline constexpr int kFewChannelConvTileK = 64;     ///< output channels per block: W is padded to a multiple
-inline constexpr int kFewChannelConvTilePixels = 128;      ///< output pixels per tile (tile_h x tile_w)
 inline constexpr int kFewChannelConvMaxPatchBytes = 24 * 1024;  ///< the input patch a tile reads, at most (2 buffers)
 
 /// The element type: f16 (f32 accumulation; bias and ReLU) or symmetric int8 (int32 accumulation;
@@ -45,36 +46,13 @@ struct FewChannelConvArgs {
   bool relu = false;             ///< f16 only
 };
 
-/// How the output is tiled: tile_h x tile_w = kFewChannelConvTilePixels output pixels, tile_w a power of two
-/// from 8 to 128 chosen to cover out_h x out_w with the fewest wasted pixels, then the smallest input patch (a
-/// 112x112 output: 16 x 8 tiles, no waste, an 11 x 19 pixel patch at a 4x4 stride-1 window); and the input
-/// patch such a tile reads.
-struct FewChannelConvTiling {
-  int tile_h = 1, tile_w = 1, log2_tile_w = 0;
-  int patch_h = 1, patch_w = 1;
-  int pixel_bytes = 2 * kFewChannelConvChannels;
-  int patch_bytes() const { return patch_h * patch_w * pixel_bytes; }
-};
-inline FewChannelConvTiling few_channel_conv_tiling(const FewChannelConvArgs& a) {
-  FewChannelConvTiling best;
-  int64_t best_pixels = -1;
-  for (int log2_w = 3; (1 << log2_w) <= kFewChannelConvTilePixels; ++log2_w) {
-    FewChannelConvTiling t;
-    t.log2_tile_w = log2_w;
-    t.tile_w = 1 << log2_w;
-    t.tile_h = kFewChannelConvTilePixels / t.tile_w;
-    t.pixel_bytes = few_channel_conv_element_bytes(a.type) * kFewChannelConvChannels;
-    t.patch_h = (t.tile_h - 1) * a.stride_h + (a.kernel_h - 1) * a.dilation_h + 1;
-    t.patch_w = (t.tile_w - 1) * a.stride_w + (a.kernel_w - 1) * a.dilation_w + 1;
-    const int64_t pixels = static_cast<int64_t>((a.out_h + t.tile_h - 1) / t.tile_h) * t.tile_h *
-                           ((a.out_w + t.tile_w - 1) / t.tile_w) * t.tile_w;
-    if (best_pixels < 0 || pixels < best_pixels ||
-        (pixels == best_pixels && t.patch_bytes() < best.patch_bytes())) {
-      best = t;
-      best_pixels = pixels;
-    }
-  }
-  return best;
+/// The tiling of `a`'s output (conv_tiling.h).
+inline ConvWindow few_channel_conv_window(const FewChannelConvArgs& a) {
+  return {a.out_h, a.out_w, a.kernel_h, a.kernel_w, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w};
+}
+inline ConvTiling few_channel_conv_tiling(const FewChannelConvArgs& a) {
+  return conv_tiling(few_channel_conv_window(a), few_channel_conv_element_bytes(a.type) * kFewChannelConvChannels,
+                     kFewChannelConvMaxPatchBytes);
 }
 
 /// Whether the kernel runs `a` (window, channels and patch size within its limits).
@@ -82,9 +60,9 @@ inline bool few_channel_conv_supported(const FewChannelConvArgs& a) {
   const int taps = a.kernel_h * a.kernel_w;
   // Y is stored in 16-byte runs of one pixel's channels: 8 f16 or 16 int8 channels.
   const int channel_multiple = 16 / few_channel_conv_element_bytes(a.type);
-  if (a.kernel_h < 1 || a.kernel_w < 1 || taps > kFewChannelConvMaxTaps || a.k <= 0 || a.k % channel_multiple != 0)
+  if (!valid_window(few_channel_conv_window(a)) || taps > kFewChannelConvMaxTaps || a.k <= 0 ||
+      a.k % channel_multiple != 0)
     return false;
-  if (a.stride_h < 1 || a.stride_w < 1 || a.dilation_h < 1 || a.dilation_w < 1) return false;
   return few_channel_conv_tiling(a).patch_bytes() <= kFewChannelConvMaxPatchBytes;
 }
 

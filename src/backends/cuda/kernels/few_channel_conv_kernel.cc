@@ -17,6 +17,7 @@
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/fused_activation.h"
 #include "backends/cuda/kernels/few_channel_conv.h"
+#include "backends/cuda/kernels/igemm_shapes.h"
 #include "backends/cuda/kernels/kernel_factories.h"
 #include "backends/cuda/kernels/kernel_util.h"
 #include "backends/cuda/kernels/quant_util.h"
@@ -63,10 +64,7 @@ class FewChannelConvKernel final : public CudaKernel {
       args.x = inputs[0];
       args.y = outputs[0];
       if (!args.x || !args.y) return Status::internal("a data pointer is null");
-      // 16-byte copies and stores (cp.async, uint4): a misaligned tensor is refused, never misread.
-      if (reinterpret_cast<uintptr_t>(args.x) % 16 != 0 || reinterpret_cast<uintptr_t>(args.y) % 16 != 0)
-        return Status::internal(fmt::format("{} needs X and Y 16-byte aligned (X at {}, Y at {})", kTactic, args.x,
-                                            args.y));
+      KILN_RETURN_IF_ERROR(check_aligned_16(kTactic, {args.x, args.y}));
       KILN_CUDA_TRY(launch::launch_few_channel_conv(args, blocks, ctx.stream));
       return {};
     });
@@ -76,34 +74,23 @@ class FewChannelConvKernel final : public CudaKernel {
   // The launch arguments at these shapes (all but the data pointers); unsupported where the kernel does not run
   // them.
   Result<launch::FewChannelConvArgs> args_for(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const {
-    if (input_dims.empty() || output_dims.empty()) return named(name_, Status::internal("prepare needs the shapes"));
-    const Dims& x = input_dims[0];
-    if (x.size() != 4 || x[3] != launch::kFewChannelConvChannels)
-      return named(name_, Status::shape_mismatch(fmt::format("X {} is not NHWC with {} channels", dims_to_string(x),
+    KILN_ASSIGN_OR_RETURN(NhwcConvShape shape, nhwc_conv_shape(name_, kTactic, geo_, input_dims, output_dims));
+    if (shape.c != launch::kFewChannelConvChannels)
+      return named(name_, Status::shape_mismatch(fmt::format("X {} does not have {} channels",
+                                                             dims_to_string(input_dims[0]),
                                                              launch::kFewChannelConvChannels)));
-    auto window = window_geometry(geo_.window, Dims{x[1], x[2]});
-    if (!window.ok()) return named(name_, Status::invalid_argument(window.status().message()));
-    const int64_t k = geo_.w_dims[0];
-    const Dims expected{x[0], window->out[0], window->out[1], k};
-    if (output_dims[0] != expected)
-      return named(name_, Status::shape_mismatch(fmt::format("the output is {}, expected {}",
-                                                             dims_to_string(output_dims[0]), dims_to_string(expected))));
-    constexpr int64_t kMaxExtent = int64_t{1} << 30;  // the kernel indexes rows and columns in 32 bits
-    if (x[1] > kMaxExtent || x[2] > kMaxExtent)
-      return named(name_, Status::unsupported(fmt::format("X {} is too large for {}", dims_to_string(x), kTactic)));
     launch::FewChannelConvArgs a = base_;
     a.w = constants_->w.get();
     a.bias = static_cast<const float*>(constants_->bias.get());
     a.mult = static_cast<const float*>(constants_->mult.get());
-    a.n = x[0];
-    a.h = static_cast<int32_t>(x[1]), a.w_extent = static_cast<int32_t>(x[2]);
-    a.out_h = static_cast<int32_t>(window->out[0]), a.out_w = static_cast<int32_t>(window->out[1]);
-    a.k = static_cast<int32_t>(k);
-    const WindowAttrs& wa = geo_.window;
-    a.kernel_h = static_cast<int32_t>(wa.kernel[0]), a.kernel_w = static_cast<int32_t>(wa.kernel[1]);
-    a.stride_h = static_cast<int32_t>(wa.strides[0]), a.stride_w = static_cast<int32_t>(wa.strides[1]);
-    a.dilation_h = static_cast<int32_t>(wa.dilations[0]), a.dilation_w = static_cast<int32_t>(wa.dilations[1]);
-    a.pad_h = static_cast<int32_t>(window->pads[0]), a.pad_w = static_cast<int32_t>(window->pads[1]);
+    a.n = shape.n;
+    a.h = shape.h, a.w_extent = shape.w, a.k = shape.k;
+    const launch::ConvWindow& win = shape.window;
+    a.out_h = win.out_h, a.out_w = win.out_w;
+    a.kernel_h = win.kernel_h, a.kernel_w = win.kernel_w;
+    a.stride_h = win.stride_h, a.stride_w = win.stride_w;
+    a.dilation_h = win.dilation_h, a.dilation_w = win.dilation_w;
+    a.pad_h = shape.pad_h, a.pad_w = shape.pad_w;
     if (!launch::few_channel_conv_supported(a))
       return named(name_, Status::unsupported(fmt::format("{} does not run this window (its input patch would "
                                                           "exceed {} bytes)", kTactic,

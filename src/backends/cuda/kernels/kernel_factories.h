@@ -25,6 +25,9 @@ KernelResult make_conv1x1_gemm_kernel(const Node& node, const KernelOptions& opt
 // make_qconv_kernel).
 KernelResult make_few_channel_conv_kernel(const Node& node, const KernelOptions& options);
 KernelResult make_few_channel_qconv_kernel(const Node& node, const KernelOptions& options);
+// An int8 kiln.QConv over a multiple of 64 input channels as kiln's own implicit GEMM
+// (kernels/int8_conv_kernel.cc; an alternative offered by make_qconv_kernel).
+KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions& options);
 
 // kiln's own kernels (kernels/*.cu):
 KernelResult make_transpose_kernel(const Node& node, const KernelOptions& options);  // Transpose
