@@ -38,6 +38,14 @@ namespace kiln {
 
 namespace {
 
+// What the target backend runs beyond ONNX ops (decides which build passes run).
+BackendCapabilities backend_capabilities(const std::string& backend) {
+#ifdef KILN_HAVE_CUDA
+  if (backend == "cuda") return cuda::kCapabilities;
+#endif
+  return backend == "cpu" ? cpu::kCapabilities : BackendCapabilities{};
+}
+
 // ONNX ops whose output is their first input's bytes under another shape.
 bool is_view_op(const Node& n) {
   return n.domain.empty() && (n.op_type == "Flatten" || n.op_type == "Reshape" || n.op_type == "Squeeze" ||
@@ -248,6 +256,7 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   report.precision = options.precision;
   KILN_RETURN_IF_ERROR(check_backend_options(options));
   const bool cuda = options.backend == "cuda";
+  const BackendCapabilities caps = backend_capabilities(options.backend);
   std::error_code ec;
   if (std::filesystem::exists(engine_path, ec) &&
       std::filesystem::equivalent(engine_path, model_path, ec))
@@ -299,7 +308,7 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
     KILN_RETURN_IF_ERROR(quantize_int8(graph, table, int8_options, &int8).with_context(model_path));
     FoldQdqReport folded;
     KILN_RETURN_IF_ERROR(fold_qdq(graph, &folded).with_context(model_path));
-    if (!cuda) {  // the GPU backend has no QLookup kernel yet
+    if (caps.lookup_tables) {
       int64_t lookups = 0;
       KILN_RETURN_IF_ERROR(fold_qdq_lookup(graph, &lookups).with_context(model_path));
       if (lookups)
@@ -317,16 +326,15 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
                  {"nodes_float", int8.nodes_float}, {"float_nodes", floats}};
   }
   // After the precision rewrites: an INT8 build calibrates the model's own tensors.
-  if (cuda && options.stem_space_to_depth) {
+  if (caps.space_to_depth_stems && options.stem_space_to_depth) {
     StemSpaceToDepthReport stems;
     KILN_RETURN_IF_ERROR(stem_space_to_depth(graph, &stems).with_context(model_path));
     if (stems.rewritten)
       report.log.push_back(fmt::format("stem_space_to_depth: {} convolution(s) as space-to-depth + stride 1",
                                        stems.rewritten));
   }
-  // CPU engines: x * Sigmoid(x) after a convolution or product as the fused op's Swish activation (oneDNN has
-  // it as a post-op; the GPU backend has no Swish epilogue yet).
-  if (!cuda) {
+  // x * Sigmoid(x) after a convolution or product as the fused op's Swish activation.
+  if (caps.swish_activation) {
     int64_t swish = 0;
     KILN_RETURN_IF_ERROR(fuse_swish(graph, &swish).with_context(model_path));
     if (swish) report.log.push_back(fmt::format("fuse_swish: {} Sigmoid + Mul pair(s) as a Swish activation", swish));

@@ -2,11 +2,17 @@
 // packing at build time.
 #pragma once
 
+#include "backends/backend_capabilities.h"
 #include "ir/graph.h"
 #include "kiln/status.h"
 #include "runtime/node_kernel.h"
 
 namespace kiln::cpu {
+
+/// The CPU backend runs Swish as a oneDNN post-op and lookup tables with its own kernel; a space-to-depth stem
+/// gains nothing on oneDNN's direct convolutions.
+inline constexpr BackendCapabilities kCapabilities{.swish_activation = true, .lookup_tables = true,
+                                                    .space_to_depth_stems = false};
 
 /// A oneDNN kernel for every node the CPU backend runs (null entries fall back to the reference kernels).
 Result<NodeKernels> create_cpu_kernels(const Graph& graph);

@@ -3,11 +3,17 @@
 
 #include <memory>
 
+#include "backends/backend_capabilities.h"
 #include "backends/cuda/cuda_kernel.h"
 #include "ir/graph.h"
 #include "kiln/status.h"
 
 namespace kiln::cuda {
+
+/// No Swish epilogue and no QLookup kernel yet; space-to-depth stems run on kiln.PaddedSpaceToDepth's kernel
+/// and are what makes ResNet-50's stem fast (docs/cuda_backend.md).
+inline constexpr BackendCapabilities kCapabilities{.swish_activation = false, .lookup_tables = false,
+                                                    .space_to_depth_stems = true};
 
 /// The node's CUDA kernel (weights uploaded to the current device), or null when the backend does not run
 /// this op, dtype or attribute combination (the node then needs --allow-cpu-fallback). Errors: malformed

@@ -67,14 +67,12 @@ Status infer_padded_space_to_depth(InferContext& ctx) {
                                    ctx.node().inputs[1]->type.to_string()));
   }
   std::array<Dim, 3> chw;  // padded C, H / b, W / b
-  for (size_t a = 0; a < 3; ++a) {
-    const Dim& d = in[a + 1];
+  for (int a = 1; a <= 3; ++a) {
+    const Dim& d = in[static_cast<size_t>(a)];
     if (!d.known()) continue;
-    const int64_t padded = d.value + p.pads[a] + p.pads[a + 3];
-    if (a > 0 && padded % p.block != 0)
-      return ctx.error(fmt::format("padded extent {} of axis {} of X {} is not divisible by blocksize {}", padded,
-                                   a + 1, in.to_string(), p.block));
-    chw[a] = Dim(a == 0 ? padded * p.block * p.block : padded / p.block);
+    Result<int64_t> e = padded_space_to_depth_extent(p, a, d.value);
+    if (!e.ok()) return ctx.error(fmt::format("X {}: {}", in.to_string(), e.status().message()));
+    chw[static_cast<size_t>(a - 1)] = Dim(*e);
   }
   Shape nchw({in[0], chw[0], chw[1], chw[2]});
   ctx.set_output(0, p.to, p.nhwc ? layout::permute(nchw, layout::kNchwToNhwc) : nchw);
@@ -128,6 +126,17 @@ Result<PaddedSpaceToDepthParams> padded_space_to_depth_params(const Node& n, Dat
         fmt::format("{}: output_layout must be NCHW or NHWC, got \"{}\"", n.describe(), out_layout));
   p.nhwc = out_layout == "NHWC";
   return p;
+}
+
+Result<int64_t> padded_space_to_depth_extent(const PaddedSpaceToDepthParams& p, int axis, int64_t x_extent) {
+  if (axis < 1 || axis > 3) return Status::internal(fmt::format("axis {} is not C, H or W", axis));
+  const size_t a = static_cast<size_t>(axis - 1);
+  const int64_t padded = x_extent + p.pads[a] + p.pads[a + 3];
+  if (axis == 1) return padded * p.block * p.block;
+  if (padded % p.block != 0)
+    return Status::shape_mismatch(fmt::format("padded extent {} of axis {} is not divisible by blocksize {}", padded,
+                                              axis, p.block));
+  return padded / p.block;
 }
 
 std::span<const OpDef> layout_op_defs() { return defs(); }

@@ -46,5 +46,9 @@ struct PaddedSpaceToDepthParams {
   bool nhwc = false;              ///< Y in NHWC (X is always NCHW)
 };
 Result<PaddedSpaceToDepthParams> padded_space_to_depth_params(const Node& node, DataType x_dtype);
+/// Y's extent on NCHW axis 1, 2 or 3 (C, H, W) for X's extent there: the padded channels times block^2, or the
+/// padded spatial extent divided by the block (an error when it does not divide). Shape inference, the kernels
+/// and the pass that creates the op all size Y with it.
+Result<int64_t> padded_space_to_depth_extent(const PaddedSpaceToDepthParams& p, int axis, int64_t x_extent);
 
 }  // namespace kiln

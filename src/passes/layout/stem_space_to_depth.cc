@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ir/op_def.h"
+#include "ir/ops/layout_util.h"
 #include "passes/pass_util.h"
 
 namespace kiln {
@@ -108,7 +109,6 @@ Status rewrite(Graph& g, const StemConv& s, std::set<const Node*>& absorbed_cast
   const Tensor& w = *passes::constant_of(n.inputs[s.w_index]);
   const int64_t c2 = (s.c + 1) / 2 * 2;  // 4 * c2 channels after space-to-depth: a multiple of 8
   const int64_t eh = s.extra_h, ew = s.extra_w;
-  const int64_t hp = s.h + s.pads[0] + s.pads[2] + eh, wp = s.w + s.pads[1] + s.pads[3] + ew;
   const Dim batch = x->type.shape[0];
 
   // One kiln.PaddedSpaceToDepth does Pad (C to c2, H and W by the conv's pads and the extra end row/column)
@@ -122,11 +122,16 @@ Status rewrite(Graph& g, const StemConv& s, std::set<const Node*>& absorbed_cast
   }
   // Padding is the real value 0: QConv's x zero point for int8 data, 0 for float.
   if (s.w_index == 3 && n.has_input(2)) inputs.push_back(n.inputs[2]);
-  Value* packed = g.add_value(n.name + "__s2d",
-                              {x->type.dtype, Shape({batch, kBlock * kBlock * c2, hp / kBlock, wp / kBlock})});
+  PaddedSpaceToDepthParams p;
+  p.block = kBlock;
+  p.pads = {0, s.pads[0], s.pads[1], c2 - s.c, s.pads[2] + eh, s.pads[3] + ew};
+  KILN_ASSIGN_OR_RETURN(const int64_t out_c, padded_space_to_depth_extent(p, 1, s.c));
+  KILN_ASSIGN_OR_RETURN(const int64_t out_h, padded_space_to_depth_extent(p, 2, s.h));
+  KILN_ASSIGN_OR_RETURN(const int64_t out_w, padded_space_to_depth_extent(p, 3, s.w));
+  Value* packed = g.add_value(n.name + "__s2d", {x->type.dtype, Shape({batch, out_c, out_h, out_w})});
   auto s2d = make_node("PaddedSpaceToDepth", n.name + "__s2d", 1, inputs, {packed}, "kiln");
   s2d->attrs["blocksize"] = Attribute::of_int(kBlock);
-  s2d->attrs["pads"] = Attribute::of_ints({0, s.pads[0], s.pads[1], c2 - s.c, s.pads[2] + eh, s.pads[3] + ew});
+  s2d->attrs["pads"] = Attribute::of_ints(std::vector<int64_t>(p.pads.begin(), p.pads.end()));
   if (to != 0) s2d->attrs["to"] = Attribute::of_int(to);
   g.add_node(std::move(s2d));
   passes::ensure_kiln_opset(g);

@@ -27,13 +27,15 @@ class PaddedSpaceToDepthKernel final : public CudaKernel {
     g.c_begin = p_.pads[0], g.h_begin = p_.pads[1], g.w_begin = p_.pads[2];
     g.block = p_.block;
     g.padded_c = g.c + p_.pads[0] + p_.pads[3];
-    const int64_t ph = g.h + p_.pads[1] + p_.pads[4], pw = g.w + p_.pads[2] + p_.pads[5];
-    if (ph % g.block != 0 || pw % g.block != 0)
-      return named(node_, Status::shape_mismatch(fmt::format("X {} padded to {}x{} is not divisible by blocksize {}",
-                                                             dims_to_string(in), ph, pw, g.block)));
-    g.out_h = ph / g.block, g.out_w = pw / g.block;
+    auto extent = [&](int axis, int64_t x) -> Result<int64_t> {
+      auto e = padded_space_to_depth_extent(p_, axis, x);
+      if (!e.ok()) return named(node_, e.status().with_context(fmt::format("X {}", dims_to_string(in))));
+      return e;
+    };
+    KILN_ASSIGN_OR_RETURN(g.out_h, extent(2, g.h));
+    KILN_ASSIGN_OR_RETURN(g.out_w, extent(3, g.w));
+    KILN_ASSIGN_OR_RETURN(const int64_t oc, extent(1, g.c));
     g.nhwc = p_.nhwc;
-    const int64_t oc = g.padded_c * g.block * g.block;
     const Dims expected = g.nhwc ? Dims{g.n, g.out_h, g.out_w, oc} : Dims{g.n, oc, g.out_h, g.out_w};
     if (expected != output_dims[0])
       return named(node_, Status::shape_mismatch(fmt::format("the output is {}, expected {}",
