@@ -13,6 +13,10 @@ Result<NhwcConvShape> nhwc_conv_shape(const std::string& node, const char* tacti
   if (input_dims.empty() || output_dims.empty()) return named(node, Status::internal("prepare needs the shapes"));
   const Dims& x = input_dims[0];
   if (x.size() != 4) return named(node, Status::shape_mismatch(fmt::format("X {} is not NHWC", dims_to_string(x))));
+  if (x[3] != geo.w_dims[1] * geo.group)
+    return named(node, Status::shape_mismatch(fmt::format("X {} has {} channels, W {} with group {} expects {}",
+                                                          dims_to_string(x), x[3], dims_to_string(geo.w_dims),
+                                                          geo.group, geo.w_dims[1] * geo.group)));
   auto window = window_geometry(geo.window, Dims{x[1], x[2]});
   if (!window.ok()) return named(node, Status::invalid_argument(window.status().message()));
   const int64_t k = geo.w_dims[0];
