@@ -49,6 +49,10 @@ const QConvCase kCases[] = {
     {"c128_1x1_s2_k48", 2, 128, 9, 11, 48, 1, 2, 0, false, "Relu"},
     {"c64_3x3_s2_k80_clip", 3, 64, 13, 10, 80, 3, 2, 1, false, "Clip"},
     {"c192_1x1_residual", 2, 192, 7, 9, 32, 1, 1, 0, true, "Relu"},
+    // Stride-1 1x1s take wider channel slices: 256 (one slice, residual), 128 (three), 256 (two, no activation).
+    {"c256_1x1_residual", 2, 256, 5, 7, 32, 1, 1, 0, true, "Relu"},
+    {"c384_1x1", 1, 384, 6, 5, 64, 1, 1, 0, false, "Relu"},
+    {"c512_1x1_k16", 2, 512, 3, 9, 16, 1, 1, 0, false, ""},
 };
 
 // Whether kiln's implicit GEMMs (few_channel_conv_kernel.cc, int8_conv_kernel.cc) run the case.
@@ -155,9 +159,13 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
 
 TEST(CudaQConv, CapturedAndMisalignedLaunches) {
   KILN_REQUIRE_GPU();
-  // cuDNN's default tactic on two cases, kiln's implicit GEMMs on the stem case and a residual 1x1.
-  const std::pair<QConvCase, std::string> runs[] = {
-      {kCases[0], ""}, {kCases[1], ""}, {kCases[6], "cuda:few_channel_igemm"}, {kCases[11], "cuda:int8_igemm"}};
+  // cuDNN's default tactic on two cases, kiln's implicit GEMMs on the stem case and residual 1x1s (64- and
+  // 256-channel slices).
+  const std::pair<QConvCase, std::string> runs[] = {{kCases[0], ""},
+                                                    {kCases[1], ""},
+                                                    {kCases[6], "cuda:few_channel_igemm"},
+                                                    {kCases[11], "cuda:int8_igemm"},
+                                                    {kCases[12], "cuda:int8_igemm"}};
   for (const auto& [c, tactic] : runs) {
     SCOPED_TRACE(std::string(c.name) + " " + tactic);
     auto p = prepare_case(c);

@@ -22,30 +22,30 @@ constexpr int kTileM = kConvTilePixels;        // output pixels per tile
 constexpr int kTileN = device::kIgemmTileN;    // output channels per block
 constexpr int kBlockThreads = device::kIgemmThreads;  // 8 warps: 4 along M (32 pixels each) x 2 along N (32 each)
 static_assert(kTileN == kInt8ConvTileK, "W's padding is the block's channel tile");
-constexpr int kChunksPerPixel = kInt8ConvSliceChannels / kChunkBytes;  // 4: a slice of one pixel
 constexpr int kOutStrideBytes = kTileN + 16;   // a staged output row (the 16 spread the banks)
 constexpr int kStagedBytes = kTileM * kOutStrideBytes;
 constexpr int kBlocksPerSm = 2;
-static_assert(kChunksPerPixel == 4, "the patch swizzle below assumes 4 chunks per pixel");
 
 struct Layout {
-  int w_row_chunks;    // one output channel's W slice: padded taps x 4 chunks (a multiple of 8)
+  int w_row_chunks;    // one output channel's W slice: padded taps x chunks per pixel (a multiple of 8)
   int w_stage_chunks;  // kTileN rows
-  int patch_chunks;    // patch_h x patch_w pixels x 4 chunks
+  int patch_chunks;    // patch_h x patch_w pixels x chunks per pixel
 };
 
-__host__ __device__ inline Layout layout_of(int padded_taps, const ConvTiling& t) {
+__host__ __device__ inline Layout layout_of(int chunks_per_pixel, int padded_taps, const ConvTiling& t) {
   Layout l;
-  l.w_row_chunks = padded_taps * kChunksPerPixel;
+  l.w_row_chunks = padded_taps * chunks_per_pixel;
   l.w_stage_chunks = kTileN * l.w_row_chunks;
-  l.patch_chunks = t.patch_h * t.patch_w * kChunksPerPixel;
+  l.patch_chunks = t.patch_h * t.patch_w * chunks_per_pixel;
   return l;
 }
 
+// kChunksPerPixel: a channel slice of one pixel in 16-byte chunks (4, 8 or 16: 64, 128 or 256 channels).
+template <int kChunksPerPixel>
 __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
     int8_conv_kernel(Int8ConvArgs a, ConvTiling t, int taps, int padded_taps) {
   extern __shared__ uint4 smem[];
-  const Layout l = layout_of(padded_taps, t);
+  const Layout l = layout_of(kChunksPerPixel, padded_taps, t);
   // Two stages of W slices, then two of patches, then the staging area.
   auto w_stage = [&](int buffer) { return smem + buffer * l.w_stage_chunks; };
   auto patch_stage = [&](int buffer) { return smem + 2 * l.w_stage_chunks + buffer * l.patch_chunks; };
@@ -56,7 +56,7 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
   const char* w = static_cast<const char*>(a.w);
   const int8_t* z = static_cast<const int8_t*>(a.z);
   const ConvWindow& win = a.window;
-  const int slices = a.c / kInt8ConvSliceChannels;
+  const int slices = a.c / a.slice;
 
   const device::TileGrid grid(t, a.n, win.out_h, win.out_w);
   const device::WarpTile warp(grid, t, win.stride_h, win.stride_w);
@@ -76,7 +76,7 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
     grid.origin(tile_of(step), image, oh0, ow0);
     device::copy_patch<kChunksPerPixel>(patch_stage(buffer), x, image, oh0 * win.stride_h - a.pad_h,
                                         ow0 * win.stride_w - a.pad_w, t, a.h, a.w_extent, a.c,
-                                        slice * kInt8ConvSliceChannels);
+                                        slice * a.slice);
   };
 
   int acc[2][4][4];
@@ -94,7 +94,7 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
       const int r = tap / win.kernel_w, s = tap - r * win.kernel_w;
       const int tap_pixel = r * win.dilation_h * t.patch_w + s * win.dilation_w;
 #pragma unroll
-      for (int half = 0; half < 2; ++half)  // 64 channels = two 32-byte k-steps
+      for (int half = 0; half < kChunksPerPixel / 2; ++half)  // 32-byte k-steps through the slice
         warp.k_step<kChunksPerPixel>(patch_stage(buffer), tap_pixel, half * 2 + (warp.lane >> 4), w_stage(buffer),
                                      l.w_row_chunks, tap * kChunksPerPixel + half * 2, acc, device::mma_s8);
     }
@@ -129,36 +129,45 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
 }
 
 // The largest patch a block may stage twice beside W's two slices and the output staging area.
-int max_patch_bytes(int padded_taps) {
-  const int w_bytes = kTileN * padded_taps * kInt8ConvSliceChannels;
+int max_patch_bytes(int slice, int padded_taps) {
+  const int w_bytes = kTileN * padded_taps * slice;
   return (kInt8ConvMaxSharedBytes - 2 * w_bytes - kStagedBytes) / 2;
+}
+
+int padded_taps_of(const Int8ConvArgs& a) {
+  return int8_conv_padded_taps(a.window.kernel_h * a.window.kernel_w, a.slice);
+}
+
+template <int kChunksPerPixel>
+cudaError_t allow_shared_memory() {
+  return cudaFuncSetAttribute(int8_conv_kernel<kChunksPerPixel>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              kInt8ConvMaxSharedBytes);
 }
 
 }  // namespace
 
 ConvTiling int8_conv_tiling(const Int8ConvArgs& a) {
-  const int taps = a.window.kernel_h * a.window.kernel_w;
-  return conv_tiling(a.window, kInt8ConvSliceChannels, max_patch_bytes(int8_conv_padded_taps(taps)));
+  return conv_tiling(a.window, a.slice, max_patch_bytes(a.slice, padded_taps_of(a)));
 }
 
 size_t int8_conv_shared_bytes(const Int8ConvArgs& a) {
-  const int taps = a.window.kernel_h * a.window.kernel_w;
-  const Layout l = layout_of(int8_conv_padded_taps(taps), int8_conv_tiling(a));
+  const Layout l = layout_of(a.slice / kChunkBytes, padded_taps_of(a), int8_conv_tiling(a));
   return (2 * static_cast<size_t>(l.w_stage_chunks) + 2 * static_cast<size_t>(l.patch_chunks)) * kChunkBytes +
          kStagedBytes;
 }
 
 bool int8_conv_supported(const Int8ConvArgs& a) {
   const int taps = a.window.kernel_h * a.window.kernel_w;
-  if (!valid_window(a.window) || taps > kInt8ConvMaxTaps || a.c <= 0 || a.c % kInt8ConvSliceChannels != 0 ||
-      a.k <= 0 || a.k % kChunkBytes != 0)
+  if (!valid_window(a.window) || taps > kInt8ConvMaxTaps || a.c <= 0 || a.k <= 0 || a.k % kChunkBytes != 0)
     return false;
+  if (a.slice != int8_conv_slice_channels(a.c, a.window) || a.c % a.slice != 0) return false;
   return int8_conv_shared_bytes(a) <= static_cast<size_t>(kInt8ConvMaxSharedBytes);
 }
 
 cudaError_t prepare_int8_conv(int* blocks) {
-  cudaError_t e = cudaFuncSetAttribute(int8_conv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       kInt8ConvMaxSharedBytes);
+  cudaError_t e = allow_shared_memory<4>();
+  if (e == cudaSuccess) e = allow_shared_memory<8>();
+  if (e == cudaSuccess) e = allow_shared_memory<16>();
   if (e != cudaSuccess) return e;
   int device = 0, sms = 0;
   if ((e = cudaGetDevice(&device)) != cudaSuccess) return e;
@@ -173,11 +182,16 @@ cudaError_t launch_int8_conv(const Int8ConvArgs& a, int blocks, cudaStream_t str
   const int64_t tiles = a.n * ((a.window.out_h + t.tile_h - 1) / t.tile_h) *
                         ((a.window.out_w + t.tile_w - 1) / t.tile_w);
   if (tiles <= 0) return cudaSuccess;
-  const int taps = a.window.kernel_h * a.window.kernel_w;
+  const int taps = a.window.kernel_h * a.window.kernel_w, padded = padded_taps_of(a);
   const dim3 grid(static_cast<unsigned>(tiles < blocks ? tiles : blocks),
                   static_cast<unsigned>((a.k + kTileN - 1) / kTileN));
-  int8_conv_kernel<<<grid, kBlockThreads, int8_conv_shared_bytes(a), stream>>>(a, t, taps,
-                                                                               int8_conv_padded_taps(taps));
+  const size_t shared = int8_conv_shared_bytes(a);
+  switch (a.slice / kChunkBytes) {
+    case 4: int8_conv_kernel<4><<<grid, kBlockThreads, shared, stream>>>(a, t, taps, padded); break;
+    case 8: int8_conv_kernel<8><<<grid, kBlockThreads, shared, stream>>>(a, t, taps, padded); break;
+    case 16: int8_conv_kernel<16><<<grid, kBlockThreads, shared, stream>>>(a, t, taps, padded); break;
+    default: return cudaErrorInvalidValue;
+  }
   return cudaGetLastError();
 }
 

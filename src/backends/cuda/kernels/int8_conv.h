@@ -13,18 +13,33 @@
 
 namespace kiln::cuda::launch {
 
-inline constexpr int kInt8ConvSliceChannels = 64;  ///< input channels per pipeline step (X's channels: a multiple)
+inline constexpr int kInt8ConvSliceChannels = 64;  ///< the smallest channel slice (X's channels: a multiple)
 inline constexpr int kInt8ConvMaxTaps = 9;         ///< kh * kw at most (3x3)
 inline constexpr int kInt8ConvTileK = 64;          ///< output channels per block: W is padded to a multiple
 inline constexpr int kInt8ConvMaxSharedBytes = 200 * 1024;  ///< what a block may use (one block per SM then)
 
-/// Window taps as W is stored: kh * kw rounded up to even, so that a W row of a slice is a multiple of 128
-/// bytes (the extra tap is zero and never computed).
-inline int int8_conv_padded_taps(int taps) { return (taps + 1) / 2 * 2; }
+/// Input channels per pipeline step for `c` channels and window `w`: stride-1 1x1 convolutions take 256 or 128
+/// at a time when c allows (a step is one barrier; 64 channels of a 1x1 are only two k-steps of work), others
+/// 64 (W's slice is taps x 64 bytes per output channel; a strided patch holds pixels it skips).
+inline int int8_conv_slice_channels(int c, const ConvWindow& w) {
+  const bool pointwise = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1;
+  if (pointwise && c % 256 == 0) return 256;
+  if (pointwise && c % 128 == 0) return 128;
+  return kInt8ConvSliceChannels;
+}
+
+/// Window taps as W is stored: kh * kw rounded up so that one output channel's W slice is a multiple of 128
+/// bytes (64-channel slices: an even tap count; the extra tap is zero and never computed).
+inline int int8_conv_padded_taps(int taps, int slice_channels) {
+  const int chunks = slice_channels / 16;  // per tap
+  int padded = taps;
+  while (padded * chunks % 8 != 0) ++padded;
+  return padded;
+}
 
 struct Int8ConvArgs {
   const void* x = nullptr;      ///< i8 NHWC [n, h, w, c]
-  const void* w = nullptr;      ///< i8 [round_up(k, 64)][c / 64][padded taps][64], taps in (r, s) order
+  const void* w = nullptr;      ///< i8 [round_up(k, 64)][c / slice][padded taps][slice], taps in (r, s) order
   const float* mult = nullptr;  ///< f32 [k]: x_scale * w_scale[k] / y_scale
   const float* bias = nullptr;  ///< f32 [k]: B * mult, or null
   const void* z = nullptr;      ///< i8 NHWC [n, out_h, out_w, k] residual, or null
@@ -33,6 +48,7 @@ struct Int8ConvArgs {
   void* y = nullptr;            ///< i8 NHWC [n, out_h, out_w, k]
   int64_t n = 0;
   int32_t h = 0, w_extent = 0, c = 0, k = 0;  ///< k: a multiple of 16
+  int32_t slice = kInt8ConvSliceChannels;     ///< int8_conv_slice_channels(c, window): how W was packed
   ConvWindow window;
   int32_t pad_h = 0, pad_w = 0;  ///< the leading pads
 };

@@ -25,7 +25,7 @@ namespace {
 constexpr const char* kTactic = "cuda:int8_igemm";
 
 struct Int8ConvConstants {
-  DeviceBuffer w;     // i8 [round_up(K, 64)][C / 64][padded taps][64]
+  DeviceBuffer w;     // i8 [round_up(K, 64)][C / slice][padded taps][slice]
   DeviceBuffer mult;  // f32 [K]
   DeviceBuffer bias;  // f32 [K] (B * mult), or empty
 };
@@ -93,12 +93,12 @@ class Int8ConvKernel final : public CudaKernel {
   std::shared_ptr<const Int8ConvConstants> constants_;
 };
 
-// W [K, C, kh, kw] as the kernel reads it: [round_up(K, 64)][C / 64][padded taps][64], zeros in the padding.
-Tensor packed_weights(const Tensor& w) {
+// W [K, C, kh, kw] as the kernel reads it: [round_up(K, 64)][C / slice][padded taps][slice], zeros in the padding.
+Tensor packed_weights(const Tensor& w, int64_t slice) {
   const int64_t k = w.dim(0), c = w.dim(1), kh = w.dim(2), kw = w.dim(3);
   const int64_t rows = (k + launch::kInt8ConvTileK - 1) / launch::kInt8ConvTileK * launch::kInt8ConvTileK;
-  const int64_t slices = c / launch::kInt8ConvSliceChannels, slice = launch::kInt8ConvSliceChannels;
-  const int64_t taps = launch::int8_conv_padded_taps(static_cast<int>(kh * kw));
+  const int64_t slices = c / slice;
+  const int64_t taps = launch::int8_conv_padded_taps(static_cast<int>(kh * kw), static_cast<int>(slice));
   Tensor packed(DataType::kI8, {rows, slices, taps, slice});
   std::memset(packed.raw(), 0, packed.byte_size());
   const int8_t* src = w.data<int8_t>();
@@ -126,15 +126,20 @@ KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions&) {
   auto geo = read_conv_geometry(node, w, /*nhwc=*/true);
   if (!geo.ok()) return none();  // cuDNN's kernel reports the invalid model
 
+  // The slice depends on the window only (not on shapes): W is packed for it once.
+  launch::ConvWindow window;
+  window.kernel_h = static_cast<int32_t>(geo->window.kernel[0]), window.kernel_w = static_cast<int32_t>(geo->window.kernel[1]);
+  window.stride_h = static_cast<int32_t>(geo->window.strides[0]), window.stride_w = static_cast<int32_t>(geo->window.strides[1]);
+  launch::Int8ConvArgs base;
+  base.slice = launch::int8_conv_slice_channels(static_cast<int>(w.dim(1)), window);
   auto constants = std::make_shared<Int8ConvConstants>();
-  const Tensor packed = packed_weights(w);
+  const Tensor packed = packed_weights(w, base.slice);
   KILN_ASSIGN_OR_RETURN(constants->w, DeviceBuffer::upload(packed.raw(), packed.byte_size()));
   KILN_ASSIGN_OR_RETURN(constants->mult, DeviceBuffer::upload(q->mult.data(), q->mult.size() * sizeof(float)));
   if (q->has_bias) {
     KILN_ASSIGN_OR_RETURN(constants->bias,
                           DeviceBuffer::upload(q->scaled_bias.data(), q->scaled_bias.size() * sizeof(float)));
   }
-  launch::Int8ConvArgs base;
   base.lo = q->lo;
   base.hi = q->hi;
   base.z_mult = q->z_mult;

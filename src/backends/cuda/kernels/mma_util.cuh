@@ -19,15 +19,17 @@ __device__ __forceinline__ int swizzled(int row, int chunk, int row_chunks) {
   return row * row_chunks + (chunk ^ (row & 7));
 }
 
-// Chunk c of pixel p in an input patch of kChunksPerPixel (1, 2 or 4) chunks per pixel: XOR-swizzled so that
+// Chunk c of pixel p in an input patch of kChunksPerPixel (1, 2, 4, 8, 16) chunks per pixel: XOR-swizzled so that
 // ldmatrix's 8 row addresses (8 neighbouring pixels at the same chunk) fall in 8 different bank groups. With
 // one chunk per pixel, 8 neighbouring pixels are 128 contiguous bytes already.
 template <int kChunksPerPixel>
 __device__ __forceinline__ int patch_chunk(int p, int c) {
-  static_assert(kChunksPerPixel == 1 || kChunksPerPixel == 2 || kChunksPerPixel == 4, "1, 2 or 4 chunks per pixel");
+  static_assert(kChunksPerPixel == 1 || kChunksPerPixel == 2 || kChunksPerPixel == 4 || kChunksPerPixel % 8 == 0,
+                "1, 2, 4 or a multiple of 8 chunks per pixel");
   if constexpr (kChunksPerPixel == 1) return p;
   else if constexpr (kChunksPerPixel == 2) return 2 * p + (c ^ ((p >> 2) & 1));
-  else return 4 * p + (c ^ ((p >> 1) & 3));
+  else if constexpr (kChunksPerPixel == 4) return 4 * p + (c ^ ((p >> 1) & 3));
+  else return kChunksPerPixel * p + (c ^ (p & 7));  // pixels 128 bytes or more apart: spread within 8 chunks
 }
 
 // 16 bytes global -> shared, asynchronously; zeros when !valid (src is then not read).
