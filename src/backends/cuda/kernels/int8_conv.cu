@@ -68,9 +68,12 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
   // Starts copying step `step`'s W slice and input patch into stage `buffer` (the caller commits).
   auto copy_step = [&](int64_t step, int buffer) {
     const int slice = static_cast<int>(step % slices);
-    // W row n of slice s: chunks ((n * slices + s) * w_row_chunks) on.
-    device::copy_w_rows(w_stage(buffer), w + (static_cast<int64_t>(n0) * slices + slice) * l.w_row_chunks * kChunkBytes,
-                        l.w_row_chunks, static_cast<int64_t>(slices) * l.w_row_chunks);
+    // W row n of slice s: chunks ((n * slices + s) * w_row_chunks) on. Stage b serves steps of parity b: with
+    // one or two slices it always holds the same slice, copied once.
+    if (slices > 2 || step < 2)
+      device::copy_w_rows(w_stage(buffer),
+                          w + (static_cast<int64_t>(n0) * slices + slice) * l.w_row_chunks * kChunkBytes,
+                          l.w_row_chunks, static_cast<int64_t>(slices) * l.w_row_chunks);
     int64_t image = 0;
     int oh0 = 0, ow0 = 0;
     grid.origin(tile_of(step), image, oh0, ow0);
