@@ -53,6 +53,9 @@ const QConvCase kCases[] = {
     {"c256_1x1_residual", 2, 256, 5, 7, 32, 1, 1, 0, true, "Relu"},
     {"c384_1x1", 1, 384, 6, 5, 64, 1, 1, 0, false, "Relu"},
     {"c512_1x1_k16", 2, 512, 3, 9, 16, 1, 1, 0, false, ""},
+    // 576 tiles: more than the H100's 264 blocks take in one round, so blocks loop over 2-3 tiles (and reuse
+    // their W stages: one slice).
+    {"c64_1x1_many_tiles", 16, 64, 64, 72, 32, 1, 1, 0, false, "Relu"},
 };
 
 // Whether kiln's implicit GEMMs (few_channel_conv_kernel.cc, int8_conv_kernel.cc) run the case.
