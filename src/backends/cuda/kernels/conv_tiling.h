@@ -17,9 +17,10 @@ struct ConvWindow {
 };
 
 /// tile_w is a power of two from 8 to 128, chosen among the tilings whose patch fits in `max_patch_bytes` to
-/// cover out_h x out_w with the fewest wasted pixels, then the smallest input patch (a 112x112 output: 8 x 16
-/// tiles, no waste, a 19 x 11 pixel patch at a 4x4 stride-1 window); the patch is patch_h x patch_w pixels of
-/// `pixel_bytes` each. When no tiling fits, the one with the smallest patch (the caller refuses it).
+/// cover out_h x out_w with the fewest wasted pixels, then the smallest input patch (a 112x112 output: tiles of
+/// 16 rows x 8 columns, no waste, a 19 x 11 pixel patch at a 4x4 stride-1 window); the patch is
+/// patch_h x patch_w pixels of `pixel_bytes` each. When no tiling fits, the one with the smallest patch (the
+/// caller refuses it).
 struct ConvTiling {
   int tile_h = 1, tile_w = 1, log2_tile_w = 0;
   int patch_h = 1, patch_w = 1;
