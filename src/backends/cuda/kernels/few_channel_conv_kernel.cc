@@ -6,9 +6,8 @@
 // Runs: NHWC, group 1, 2-D, X with exactly 16 channels, at most 16 window taps, a multiple of 8 (f16) or 16
 // (int8) output channels, no residual input. f16: X / W / Y f16, a constant bias (or none), ReLU or no
 // activation. int8: kiln's INT8 scheme (read_symmetric_qconv), any activation it folds into the output
-// range. Strides, pads and
-// dilations whose input patch per 128-pixel tile fits in 48 KB. Anything else gets no kernel (or, where only
-// the shapes rule it out, is not offered at them).
+// range. Strides, pads and dilations whose input patch per 128-pixel tile fits in 24 KB (two are staged).
+// Anything else gets no kernel (or, where only the shapes rule it out, is not offered at them).
 #include <fmt/format.h>
 
 #include <cstring>
