@@ -4,8 +4,8 @@
 //
 // Runs: NHWC, f16 X / W / Y, group 1, 2-D, X with exactly 16 channels, at most 16 window taps, a multiple of
 // 8 output channels, a constant bias (or none), ReLU or no activation, no residual input; strides, pads and
-// dilations whose input patch per 128-pixel tile fits in 48 KB. Anything else gets no kernel (or, where only
-// the shapes rule it out, is not offered at them).
+// dilations whose input patch per 128-pixel tile fits in 24 KB (two are staged). Anything else gets no kernel
+// (or, where only the shapes rule it out, is not offered at them).
 #include <fmt/format.h>
 
 #include <cstring>
