@@ -1,10 +1,11 @@
 // Implicit-GEMM convolution over 16 input channels (see few_channel_conv.h). A block keeps its 64 output
 // channels' weights in shared memory and loops over output tiles of 128 pixels (tile_h x tile_w): it copies the
 // tile's input patch (all the input pixels its windows touch, zeros where they fall in the padding) with
-// cp.async, double-buffered (the next tile's patch is in flight while this one is computed), then eight warps of mma.sync m16n8k16 (f16 in, f32 accumulate), each owning 32 pixels x 32
-// channels, take one 16-element step per window tap, their A fragments read by ldmatrix straight from the
-// patch (row = pixel (th, tw) shifted by the tap; no im2col copy). The epilogue adds the bias, applies ReLU,
-// rounds to f16 and goes through shared memory so that Y is written in whole 16-byte runs.
+// cp.async, double-buffered (the next tile's patch is in flight while this one is computed), then eight warps
+// of mma.sync m16n8k16 (f16 in, f32 accumulate), each owning 32 pixels x 32 channels, take one 16-element step
+// per window tap, their A fragments read by ldmatrix straight from the patch (row = pixel (th, tw) shifted by
+// the tap; no im2col copy). The epilogue adds the bias, applies ReLU, rounds to f16 and goes through shared
+// memory so that Y is written in whole 16-byte runs.
 #include <cuda_fp16.h>
 
 #include "backends/cuda/kernels/few_channel_conv.h"
