@@ -39,5 +39,6 @@ bool is_known_dtype(int32_t onnx_type);
 bool is_float(DataType t);    ///< f16, bf16, f32, f64
 bool is_integer(DataType t);  ///< signed or unsigned integers (not bool)
 bool is_signed_integer(DataType t);
+bool is_8bit_integer(DataType t);  ///< i8, u8 (the element types of kiln's quantized tensors)
 
 }  // namespace kiln

@@ -201,9 +201,14 @@ Status choose_cpu_kernels(Graph& graph, const std::map<std::string, Dims>& opt_i
   }
   cpu::PackReport packed;
   KILN_RETURN_IF_ERROR(cpu::pack_cpu_weights(graph, opt_input_dims, &packed));
-  size_t fast_count = 0;
+  size_t fast_count = 0, own_count = 0;
   for (const auto& node : graph.nodes()) {
     const Node& n = *node;
+    if (auto own = cpu::create_own_cpu_kernel(n)) {  // as create_cpu_kernels picks at load
+      kernels[n.name] = own->tactic();
+      ++own_count;
+      continue;
+    }
     KILN_ASSIGN_OR_RETURN(auto fast, cpu::create_cpu_kernel(n));
     if (fast) {
       auto it = opt_input_dims.find(n.name);
@@ -220,9 +225,10 @@ Status choose_cpu_kernels(Graph& graph, const std::map<std::string, Dims>& opt_i
     kernels[n.name] = "ref";
   }
   log.push_back(fmt::format("kernels: {} nodes on oneDNN ({} weight tensors packed, {} -> {} bytes; {} kept "
-                            "plain, packed at load), {} on the reference kernels; workspace limit {} bytes",
-                            fast_count, packed.nodes_packed, packed.bytes_before, packed.bytes_after,
-                            packed.nodes_left_plain, graph.nodes().size() - fast_count, options.workspace_bytes));
+                            "plain, packed at load), {} on kiln's own, {} on the reference kernels; workspace limit {} "
+                            "bytes", fast_count, packed.nodes_packed, packed.bytes_before, packed.bytes_after,
+                            packed.nodes_left_plain, own_count, graph.nodes().size() - fast_count - own_count,
+                            options.workspace_bytes));
   return {};
 }
 

@@ -61,6 +61,8 @@ bool is_signed_integer(DataType t) {
   return t == DataType::kI8 || t == DataType::kI16 || t == DataType::kI32 || t == DataType::kI64;
 }
 
+bool is_8bit_integer(DataType t) { return t == DataType::kI8 || t == DataType::kU8; }
+
 bool is_integer(DataType t) {
   return is_signed_integer(t) || t == DataType::kU8 || t == DataType::kU16 || t == DataType::kU32 ||
          t == DataType::kU64;

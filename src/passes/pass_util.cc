@@ -60,6 +60,13 @@ void remove_nodes(Graph& g, const std::set<const Node*>& doomed) {
   g.remove_nodes_if([&](const Node& n) { return doomed.count(&n) > 0; });
 }
 
+Status tidy_after_rewrites(Graph& g, size_t rewrites) {
+  if (rewrites == 0) return {};
+  KILN_RETURN_IF_ERROR(g.topo_sort());
+  g.remove_unused_values();
+  return {};
+}
+
 void ensure_kiln_opset(Graph& g) {
   if (!g.opset_imports.count("kiln")) g.opset_imports["kiln"] = 1;
 }

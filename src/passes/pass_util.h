@@ -32,6 +32,10 @@ bool bypass_node(Graph& g, Node* n, Value* in, Value* out);
 /// Removes the given nodes (their outputs lose their producer).
 void remove_nodes(Graph& g, const std::set<const Node*>& doomed);
 
+/// After a pass rewrote `rewrites` places (none: nothing to do): puts the nodes back in topological order and
+/// drops the values nobody reads any more.
+Status tidy_after_rewrites(Graph& g, size_t rewrites);
+
 /// Declares kiln's fused-op domain in the graph's opset imports.
 void ensure_kiln_opset(Graph& g);
 

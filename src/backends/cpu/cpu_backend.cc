@@ -8,11 +8,13 @@
 
 namespace kiln::cpu {
 
+std::shared_ptr<const NodeKernel> create_own_cpu_kernel(const Node& node) { return create_lookup_kernel(node); }
+
 Result<NodeKernels> create_cpu_kernels(const Graph& graph) {
   NodeKernels kernels;
   for (const auto& node : graph.nodes()) {
-    if (auto lookup = create_lookup_kernel(*node)) {
-      kernels.push_back(std::move(lookup));
+    if (auto own = create_own_cpu_kernel(*node)) {
+      kernels.push_back(std::move(own));
       continue;
     }
     KILN_ASSIGN_OR_RETURN(auto kernel, create_cpu_kernel(*node));

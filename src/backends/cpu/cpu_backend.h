@@ -14,7 +14,10 @@ namespace kiln::cpu {
 inline constexpr BackendCapabilities kCapabilities{.swish_activation = true, .lookup_tables = true,
                                                     .space_to_depth_stems = false};
 
-/// A oneDNN kernel for every node the CPU backend runs (null entries fall back to the reference kernels).
+/// A kernel of kiln's own (not a oneDNN primitive) for the node, else null: kiln.QLookup (lookup_kernel.h).
+std::shared_ptr<const NodeKernel> create_own_cpu_kernel(const Node& node);
+
+/// Per node: kiln's own kernel, else a oneDNN kernel, else null (the reference kernel runs it).
 Result<NodeKernels> create_cpu_kernels(const Graph& graph);
 
 struct PackReport {

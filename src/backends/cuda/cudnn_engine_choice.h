@@ -66,8 +66,9 @@ using ConfigFilter = std::function<bool(const EngineConfigInfo&)>;
 /// the heuristics' mode A first, then their second best, then mode FALLBACK's; the generic engines with the
 /// STRICT_NAN_PROP note (engine 0 on cuDNN 9.14: 40-500x slower) only when nothing else runs. Configs that
 /// need more workspace than `workspace_limit` are left out. Then up to `knob_variants` more: the first
-/// candidate's engine with one knob set to each other value it takes (the heuristics' knob choice is not
-/// always the fastest: ResNet-50's space-to-depth stem ran 0.179 ms with e7 k24=21, 0.146 with k24=22).
+/// candidate's engine with its kernel-config knob (CUDNN_KNOB_TYPE_KERNEL_CFG) set to each other value it
+/// takes (the heuristics' pick is not always the fastest: ResNet-50's space-to-depth stem at batch 32 ran
+/// 0.176 ms with e7 k24=21, 0.130 with k24=15; H100, session 6).
 std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
                                               const ConfigFilter& acceptable, size_t workspace_limit,
                                               size_t max_candidates, size_t knob_variants = 0);

@@ -199,7 +199,7 @@ std::string qlookup_operand_error(const Tensor& x, const Tensor& table) {
 
 void qlookup_range(const Tensor& x, const Tensor& table, Tensor& y, int64_t begin, int64_t end) {
   const auto* in = static_cast<const uint8_t*>(x.raw());
-  const uint8_t flip = x.dtype() == DataType::kI8 ? 0x80 : 0;  // int8 v -> index v + 128
+  const uint8_t flip = qlookup_index_flip(x.dtype());
   switch (dtype_size(table.dtype())) {
     case 1: lookup(in, flip, static_cast<const uint8_t*>(table.raw()), static_cast<uint8_t*>(y.raw()), begin, end); break;
     case 2: lookup(in, flip, static_cast<const uint16_t*>(table.raw()), static_cast<uint16_t*>(y.raw()), begin, end); break;

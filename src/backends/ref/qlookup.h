@@ -9,6 +9,9 @@
 
 namespace kiln::ref {
 
+/// The table index of an 8-bit value v is v - min(x's dtype): the byte of v XOR this (int8 v -> v + 128).
+inline uint8_t qlookup_index_flip(DataType x_dtype) { return x_dtype == DataType::kI8 ? 0x80 : 0; }
+
 /// Empty when x is 8-bit and table holds 256 values of 1, 2 or 4 bytes; else what is wrong.
 std::string qlookup_operand_error(const Tensor& x, const Tensor& table);
 

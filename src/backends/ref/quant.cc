@@ -55,8 +55,6 @@ void store_int(Tensor& t, int64_t i, int64_t v) {
 
 float float_at(const Tensor& t, int64_t i) { return static_cast<float>(t.element_as_double(i)); }
 
-bool is_8bit(DataType t) { return t == DataType::kU8 || t == DataType::kI8; }
-
 // ---------------------------------------------------------------------------------------------------
 // QuantizeLinear / DequantizeLinear: which scale/zero-point element applies to element i of x.
 
@@ -284,7 +282,7 @@ Status check_zp(const KernelContext& ctx, const Tensor* zp, const Tensor& x, con
 }
 
 Status check_8bit(const KernelContext& ctx, const Tensor& t, const char* name) {
-  if (!is_8bit(t.dtype())) return ctx.error(fmt::format("{} must be u8 or i8, got {}", name, t.type_string()));
+  if (!is_8bit_integer(t.dtype())) return ctx.error(fmt::format("{} must be u8 or i8, got {}", name, t.type_string()));
   return {};
 }
 

@@ -5,9 +5,10 @@
 //   FusedMatMul(A, B, bias?) = activation(MatMul(A, B) + bias)      bias broadcasts into the product
 //   ElementwiseChain(X)      = ops[n-1](...ops[0](X))               unary ops, 2 params per op
 //
-// `activation` names an ONNX op ("" = none), or "Swish" (x * Sigmoid(x), SiLU; fuse_swish on CPU builds);
-// `activation_params` are its float attributes in a fixed order (the ORT convention): LeakyRelu/Elu/Celu/ThresholdedRelu [alpha], HardSigmoid [alpha, beta],
-// Selu [alpha, gamma], Shrink [bias, lambd], Clip [min, max] (±inf when absent), others [].
+// `activation` names an ONNX op ("" = none), or "Swish" (x * Sigmoid(x), SiLU; made by fuse_swish);
+// `activation_params` are its float attributes in a fixed order (the ORT convention):
+// LeakyRelu/Elu/Celu/ThresholdedRelu [alpha], HardSigmoid [alpha, beta], Selu [alpha, gamma],
+// Shrink [bias, lambd], Clip [min, max] (±inf when absent), others [].
 // FusedConv's `layout` ("NCHW" or "NHWC", see src/ir/ops/layout_util.h) is the memory order of X, Z and Y;
 // W stays [M, C/group, kH, kW].
 // ElementwiseChain's `ops` are unary ONNX ops with the same parameters in `params` (two slots per op,

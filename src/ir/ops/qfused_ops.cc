@@ -39,8 +39,6 @@ Status infer_like(InferContext& ctx, const char* op_type) {
   return def->infer(ctx);
 }
 
-bool is_8bit(DataType t) { return t == DataType::kU8 || t == DataType::kI8; }
-
 Status check_activation(InferContext& ctx) {
   std::string act = ctx.node().attr_string("activation");
   if (act.empty() || act == "Relu") return {};
@@ -55,7 +53,7 @@ Status check_activation(InferContext& ctx) {
 Status infer_qconv_nchw(InferContext& ctx) {
   if (ctx.num_inputs() > 9 && ctx.has_input(9) && (!ctx.has_input(10) || !ctx.has_input(11)))
     return ctx.error("a residual z needs z_scale and z_zero_point");
-  if (ctx.has_input(0) && !is_8bit(ctx.input_dtype(0)))
+  if (ctx.has_input(0) && !is_8bit_integer(ctx.input_dtype(0)))
     return ctx.error(fmt::format("x must be u8 or i8, got {}", dtype_name(ctx.input_dtype(0))));
   if (ctx.has_input(8) && ctx.input_dtype(8) != DataType::kI32)
     return ctx.error(fmt::format("B must be i32, got {}", dtype_name(ctx.input_dtype(8))));
@@ -73,7 +71,7 @@ Status infer_qmatmul(InferContext& ctx) {
 }
 
 Status infer_qlookup(InferContext& ctx) {
-  if (!is_8bit(ctx.input_dtype(0)))
+  if (!is_8bit_integer(ctx.input_dtype(0)))
     return ctx.error(fmt::format("x must be u8 or i8, got {}", dtype_name(ctx.input_dtype(0))));
   const Shape& t = ctx.input_shape(1);
   const DataType tt = ctx.input_dtype(1);

@@ -51,10 +51,7 @@ Status fuse_swish(Graph& graph, int64_t* fused) {
     passes::remove_nodes(graph, {m.sigmoid});
     passes::fuse_into(graph, *m.producer, *m.mul, form, std::move(inputs), &swish);
   }
-  if (!matches.empty()) {
-    KILN_RETURN_IF_ERROR(graph.topo_sort());
-    graph.remove_unused_values();
-  }
+  KILN_RETURN_IF_ERROR(passes::tidy_after_rewrites(graph, matches.size()));
   if (fused) *fused = static_cast<int64_t>(matches.size());
   return {};
 }

@@ -7,8 +7,9 @@
 //   ->  z = Fused*(..., activation = "Swish")
 //
 // Only when y is read by exactly the Sigmoid and the Mul and s by the Mul alone (and neither is a graph
-// output). The GPU backend has no Swish epilogue yet, so the builder runs this pass for CPU engines only, after
-// the precision rewrites (an INT8 build's QConvs are not touched; convolutions left in float are).
+// output). The builder runs it for backends whose BackendCapabilities have swish_activation (the CPU; the GPU
+// has no Swish epilogue yet), after the precision rewrites (an INT8 build's QConvs are not touched;
+// convolutions left in float are).
 #pragma once
 
 #include <cstdint>

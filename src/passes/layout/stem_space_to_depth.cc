@@ -156,10 +156,7 @@ Status stem_space_to_depth(Graph& graph, StemSpaceToDepthReport* report) {
   for (const StemConv& s : stems)
     KILN_RETURN_IF_ERROR(rewrite(graph, s, absorbed_casts).with_context(s.node->describe()));
   passes::remove_nodes(graph, absorbed_casts);
-  if (!stems.empty()) {
-    KILN_RETURN_IF_ERROR(graph.topo_sort());
-    graph.remove_unused_values();
-  }
+  KILN_RETURN_IF_ERROR(passes::tidy_after_rewrites(graph, stems.size()));
   if (report) report->rewritten = static_cast<int64_t>(stems.size());
   return {};
 }

@@ -15,7 +15,6 @@ namespace kiln {
 namespace {
 
 bool is_onnx(const Node* n, const char* op) { return n && n->domain.empty() && n->op_type == op; }
-bool is_8bit(DataType t) { return t == DataType::kU8 || t == DataType::kI8; }
 
 // The quantization parameters of a QuantizeLinear or DequantizeLinear node, when they are constants.
 struct QParams {
@@ -48,7 +47,7 @@ std::optional<QParams> qparams(const Node* n) {
   }
   const Value* q = is_onnx(n, "QuantizeLinear") ? n->outputs[0] : n->inputs[0];
   p.qtype = q->type.dtype;
-  if (!is_8bit(p.qtype)) return std::nullopt;
+  if (!is_8bit_integer(p.qtype)) return std::nullopt;
   if (!p.per_tensor()) {
     if (!q->type.shape.has_rank()) return std::nullopt;
     Result<int64_t> axis = normalize_axis(n->attr_int("axis", 1), static_cast<int64_t>(q->type.shape.rank()));

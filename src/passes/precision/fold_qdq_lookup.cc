@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backends/ref/kernel.h"
+#include "backends/ref/qlookup.h"
 #include "ir/op_def.h"
 #include "passes/fusion/fusion_util.h"
 #include "passes/pass_util.h"
@@ -18,8 +19,6 @@ namespace kiln {
 namespace {
 
 using passes::is_onnx;
-
-bool is_8bit(DataType t) { return t == DataType::kI8 || t == DataType::kU8; }
 
 // A constant with one element (a scale, a zero point).
 bool one_element_constant(const Value* v) {
@@ -51,7 +50,7 @@ struct Region {
 };
 
 std::optional<Region> match(const Graph& g, Node& dq) {
-  if (!is_onnx(&dq, "DequantizeLinear") || !per_tensor_qdq(dq) || !is_8bit(dq.inputs[0]->type.dtype))
+  if (!is_onnx(&dq, "DequantizeLinear") || !per_tensor_qdq(dq) || !is_8bit_integer(dq.inputs[0]->type.dtype))
     return std::nullopt;
   Value* v = dq.outputs[0];
   const Shape& shape = v->type.shape;
@@ -66,7 +65,7 @@ std::optional<Region> match(const Graph& g, Node& dq) {
     for (Value* in : n.inputs) reads = reads || (in && in_region.count(in));
     if (!reads) continue;
     if (is_onnx(&n, "QuantizeLinear")) {
-      if (r.q || !per_tensor_qdq(n) || !in_region.count(n.inputs[0]) || !is_8bit(n.outputs[0]->type.dtype))
+      if (r.q || !per_tensor_qdq(n) || !in_region.count(n.inputs[0]) || !is_8bit_integer(n.outputs[0]->type.dtype))
         return std::nullopt;
       r.q = &n;
       continue;
@@ -102,7 +101,7 @@ Result<Tensor> lookup_table(const Region& r) {
   const DataType x_type = r.dq->inputs[0]->type.dtype;
   Tensor x(x_type, {256});
   auto* p = static_cast<uint8_t*>(x.raw());
-  const uint8_t flip = x_type == DataType::kI8 ? 0x80 : 0;  // table index i holds input value i - 128 (int8)
+  const uint8_t flip = ref::qlookup_index_flip(x_type);  // table index i holds the input whose byte is i ^ flip
   for (int i = 0; i < 256; ++i) p[i] = static_cast<uint8_t>(i) ^ flip;
   std::map<const Value*, Tensor> values = {{r.dq->inputs[0], x}};
   std::vector<Node*> chain = {r.dq};
@@ -151,10 +150,7 @@ Status fold_qdq_lookup(Graph& graph, int64_t* folded) {
     passes::become_fused(&last, "QLookup", last.name);
     passes::ensure_kiln_opset(graph);
   }
-  if (!regions.empty()) {
-    KILN_RETURN_IF_ERROR(graph.topo_sort());
-    graph.remove_unused_values();
-  }
+  KILN_RETURN_IF_ERROR(passes::tidy_after_rewrites(graph, regions.size()));
   if (folded) *folded = static_cast<int64_t>(regions.size());
   return {};
 }

@@ -1,4 +1,4 @@
-// INT8 CPU engines: a per-tensor DequantizeLinear -> elementwise float ops -> QuantizeLinear region becomes one
+// INT8 engines of backends with lookup_tables (BackendCapabilities: the CPU): a per-tensor DequantizeLinear -> elementwise float ops -> QuantizeLinear region becomes one
 // kiln.QLookup with a 256-entry table (src/ir/ops/qfused_ops.cc). An 8-bit input has only 256 values, so the
 // region's whole behaviour is the table, computed at build time by running the region itself on the reference
 // kernels for every input value: exactly the reference result, by construction.

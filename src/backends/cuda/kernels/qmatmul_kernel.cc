@@ -67,8 +67,6 @@ class QMatMulKernel final : public CudaKernel {
   std::shared_ptr<const QMatMulConstants> constants_;
 };
 
-bool is_8bit(DataType t) { return t == DataType::kU8 || t == DataType::kI8; }
-
 Status check_scalar(const Tensor& t, const char* name) {
   if (t.size() == 1) return {};
   return Status::invalid_model(fmt::format("{} must be a scalar (per tensor), got {}", name, t.type_string()));
@@ -103,7 +101,7 @@ KernelResult make_qmatmul_kernel(const Node& node, const KernelOptions&) {
   const Tensor& y_zp = *node.inputs[7]->constant;
   const Tensor* bias = node.has_input(8) ? &*node.inputs[8]->constant : nullptr;
 
-  if (!is_8bit(a_type) || !is_8bit(b.dtype()))
+  if (!is_8bit_integer(a_type) || !is_8bit_integer(b.dtype()))
     return Status::invalid_model(fmt::format("a and b must be u8 or i8, got {} and {}", dtype_name(a_type), b.type_string()));
   if (b.rank() != 2) return Status::invalid_model(fmt::format("b must be a 2-D weight [K, N], got {}", b.type_string()));
   const int64_t K = b.dim(0), N = b.dim(1);
