@@ -46,6 +46,12 @@ BackendCapabilities backend_capabilities(const std::string& backend) {
   return backend == "cpu" ? cpu::kCapabilities : BackendCapabilities{};
 }
 
+// ONNX ops whose output is their first input's bytes under another shape.
+bool is_view_op(const Node& n) {
+  return n.domain.empty() && (n.op_type == "Flatten" || n.op_type == "Reshape" || n.op_type == "Squeeze" ||
+                              n.op_type == "Unsqueeze" || n.op_type == "Identity");
+}
+
 nlohmann::json profile_json(const ResolvedProfile& profile) {
   nlohmann::json p = nlohmann::json::object();
   for (const auto& [name, ip] : profile.inputs) p[name] = {{"min", ip.min}, {"opt", ip.opt}, {"max", ip.max}};
@@ -365,11 +371,18 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   KILN_RETURN_IF_ERROR(restore_symbolic_inputs(graph, symbolic));
   // A oneDNN convolution adds its residual in place (a `sum` post-op on its output): let the output take
   // the residual's slot when the residual dies there, which saves copying it. (cuDNN reads the residual as a
-  // separate operand: GPU engines keep them apart.)
+  // separate operand: GPU engines keep them apart.) On the GPU, a view op's output takes its input's slot
+  // when the input dies there: its copy kernel then sees one pointer and launches nothing (the CPU's kernels
+  // return views already).
   std::unordered_map<const Value*, const Value*> in_place;
   for (const auto& n : graph.nodes()) {
+    if (cuda) {
+      if (is_view_op(*n) && n->has_input(0) && !n->inputs[0]->is_constant() && n->outputs.size() == 1)
+        in_place[n->outputs[0]] = n->inputs[0];
+      continue;
+    }
     size_t z = n->op_type == "FusedConv" ? 3 : n->op_type == "QConv" ? 9 : 0;
-    if (cuda || n->domain != "kiln" || !z || !n->has_input(z)) continue;
+    if (n->domain != "kiln" || !z || !n->has_input(z)) continue;
     KILN_ASSIGN_OR_RETURN(auto kernel, cpu::create_cpu_kernel(*n));
     if (kernel) in_place[n->outputs[0]] = n->inputs[z];
   }

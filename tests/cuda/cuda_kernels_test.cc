@@ -401,8 +401,11 @@ TEST(CudaKernels, KilnPoolBothLayouts) {
 
 TEST(CudaKernels, KilnGlobalPoolBothLayouts) {
   KILN_REQUIRE_GPU();
-  // Small planes (warp per plane in NCHW), large ones (block per plane), channels not a multiple of 32.
-  const Dims shapes[] = {{1, 3, 7, 5}, {2, 17, 9, 13}, {2, 70, 1, 1}, {1, 5, 45, 47}, {3, 33, 7, 7}};
+  // Small planes (warp per plane in NCHW), large ones (block per plane), channels not a multiple of 32; in
+  // NHWC, channels a multiple of 8 over at most 256 positions take the vector kernel (a classifier's 7x7, a
+  // 3x5 map), over more the tiled one.
+  const Dims shapes[] = {{1, 3, 7, 5},   {2, 17, 9, 13}, {2, 70, 1, 1},  {1, 5, 45, 47},
+                         {3, 33, 7, 7},  {2, 64, 7, 7},  {3, 24, 3, 5},  {1, 16, 20, 20}};
   uint32_t seed = 800;
   for (const char* mode : {"GlobalAveragePool", "GlobalMaxPool"})
     for (DataType t : kFloats)

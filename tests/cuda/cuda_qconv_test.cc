@@ -1,6 +1,7 @@
 // kiln.QConv on cuDNN's int8 graph (src/backends/cuda/cudnn_qconv.cc) against the reference kernel, on odd
 // shapes: RGB-like inputs whose channels the kernel pads, 1x1 and 3x3, strides, bias, residual, Relu / Clip,
-// values at the int8 limits; every candidate tactic, captured launches.
+// values at the int8 limits; every candidate tactic (kiln's own implicit GEMM for 16-channel cases too),
+// captured launches.
 //
 // Tolerance: the reference requantizes in f64, the GPU in f32 (the accumulator itself is exact in both), so an
 // output may differ by one quantization step where t = acc * multiplier lies within f32 rounding of a .5 tie.
@@ -8,6 +9,7 @@
 // rounding-mode bug breaks one or the other: truncation instead of rounding would make about half differ).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -35,7 +37,30 @@ const QConvCase kCases[] = {
     {"c16_3x3_no_act", 2, 16, 11, 11, 36, 3, 1, 1, false, ""},
     {"c64_3x3_residual_at_limits", 4, 64, 14, 14, 64, 3, 1, 1, true, "Relu", true},
     {"c5_odd_out_channels", 1, 5, 9, 9, 10, 3, 1, 1, false, "Relu"},
+    // 16 channels and a multiple of 16 outputs: kiln's implicit GEMM is a candidate too. ResNet-50's
+    // space-to-depth stem (4x4, 16 taps); two output-channel tiles (64 + 16) with 9 taps (an odd count: the last
+    // int8 k-step half empty), stride 2 and Clip; 4 taps at the int8 limits.
+    {"c16_4x4_s2d_stem", 3, 16, 13, 11, 64, 4, 1, 0, false, "Relu"},
+    {"c16_3x3_s2_k80_clip", 2, 16, 9, 10, 80, 3, 2, 1, false, "Clip"},
+    {"c16_2x2_at_limits", 2, 16, 7, 7, 16, 2, 1, 0, false, "Relu", true},
+    // Multiples of 64 input channels: kiln's int8 implicit GEMM is a candidate (as for kCases[4]): a strided
+    // 1x1 over two channel slices with a partial output-channel tile, a strided 3x3 with Clip and 80 outputs,
+    // a 1x1 over three slices with a residual.
+    {"c128_1x1_s2_k48", 2, 128, 9, 11, 48, 1, 2, 0, false, "Relu"},
+    {"c64_3x3_s2_k80_clip", 3, 64, 13, 10, 80, 3, 2, 1, false, "Clip"},
+    {"c192_1x1_residual", 2, 192, 7, 9, 32, 1, 1, 0, true, "Relu"},
+    // Stride-1 1x1s take wider channel slices: 256 (one slice, residual), 128 (three), 256 (two, no activation).
+    {"c256_1x1_residual", 2, 256, 5, 7, 32, 1, 1, 0, true, "Relu"},
+    {"c384_1x1", 1, 384, 6, 5, 64, 1, 1, 0, false, "Relu"},
+    {"c512_1x1_k16", 2, 512, 3, 9, 16, 1, 1, 0, false, ""},
+    // 576 tiles: more than the H100's 264 blocks take in one round, so blocks loop over 2-3 tiles (and reuse
+    // their W stages: one slice).
+    {"c64_1x1_many_tiles", 16, 64, 64, 72, 32, 1, 1, 0, false, "Relu"},
 };
+
+// Whether kiln's implicit GEMMs (few_channel_conv_kernel.cc, int8_conv_kernel.cc) run the case.
+bool few_channel_kernel_runs(const QConvCase& c) { return c.c == 16 && c.m % 16 == 0 && !c.residual; }
+bool int8_igemm_runs(const QConvCase& c) { return c.c % 64 == 0 && c.m % 16 == 0 && c.k * c.k <= 9; }
 
 Tensor random_i8(const Dims& d, uint32_t seed, bool extreme) {
   Tensor t = random_tensor(DataType::kI8, d, -128.0f, 127.0f, seed);
@@ -123,6 +148,8 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
     ASSERT_TRUE(ids.ok()) << ids.status().message();
     EXPECT_FALSE(ids->empty());
     std::string listed;
+    EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:few_channel_igemm"), few_channel_kernel_runs(c) ? 1 : 0);
+    EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:int8_igemm"), int8_igemm_runs(c) ? 1 : 0);
     for (const std::string& id : *ids) {
       listed += id + " ";
       auto t = run_node_on_cuda(*g, {.tactic = id});
@@ -135,17 +162,24 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
 
 TEST(CudaQConv, CapturedAndMisalignedLaunches) {
   KILN_REQUIRE_GPU();
-  for (const QConvCase& c : {kCases[0], kCases[1]}) {
-    SCOPED_TRACE(c.name);
+  // cuDNN's default tactic on two cases, kiln's implicit GEMMs on the stem case and residual 1x1s (64- and
+  // 256-channel slices).
+  const std::pair<QConvCase, std::string> runs[] = {{kCases[0], ""},
+                                                    {kCases[1], ""},
+                                                    {kCases[6], "cuda:few_channel_igemm"},
+                                                    {kCases[11], "cuda:int8_igemm"},
+                                                    {kCases[12], "cuda:int8_igemm"}};
+  for (const auto& [c, tactic] : runs) {
+    SCOPED_TRACE(std::string(c.name) + " " + tactic);
     auto p = prepare_case(c);
     ASSERT_TRUE(p.ok()) << p.status().message();
     const SingleOpGraph* g = &p->graph;
     const Tensor* ref = &p->ref;
-    auto captured = run_node_on_cuda(*g, {}, nullptr, Launch::kCaptured);
+    auto captured = run_node_on_cuda(*g, {.tactic = tactic}, nullptr, Launch::kCaptured);
     ASSERT_TRUE(captured.ok()) << captured.status().message();
     EXPECT_TRUE(within_one_step(captured->at(0), *ref));
-    // cuDNN wants 16-byte aligned tensors: a misaligned buffer must be refused with a message, not misread.
-    auto misaligned = run_node_on_cuda(*g, {}, nullptr, Launch::kCapturedMisaligned);
+    // 16-byte copies want aligned tensors: a misaligned buffer must be refused with a message, not misread.
+    auto misaligned = run_node_on_cuda(*g, {.tactic = tactic}, nullptr, Launch::kCapturedMisaligned);
     if (misaligned.ok()) EXPECT_TRUE(within_one_step(misaligned->at(0), *ref));
     else EXPECT_NE(misaligned.status().message().find("aligned"), std::string::npos) << misaligned.status().message();
   }

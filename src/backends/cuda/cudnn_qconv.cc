@@ -15,14 +15,13 @@
 #include "backends/cuda/kernels/kernel_factories.h"
 #include "backends/cuda/kernels/quant_util.h"
 #include "backends/cuda/qconv_kernels.h"
+#include "backends/cuda/tactic_choice_kernel.h"
 #include "ir/ops/layout_util.h"
 
 namespace kiln::cuda {
 
 namespace {
 
-// QConv's inputs (src/ir/ops/qfused_ops.cc).
-enum QConvInput : size_t { kX = 0, kXScale, kXZp, kW, kWScale, kWZp, kYScale, kYZp, kB, kZ, kZScale, kZZp };
 
 // Unique ids of the graph's tensors (virtual intermediates from kUidVirtual on).
 constexpr int64_t kUidX = 1, kUidW = 2, kUidY = 3, kUidMult = 4, kUidBias = 5, kUidZ = 6, kUidZMult = 7,
@@ -284,57 +283,23 @@ class CudnnQConvKernel : public CudnnTacticKernel {
   std::shared_ptr<const QConvConstants> constants_;
 };
 
-const Tensor* constant_input(const Node& node, size_t i) {
-  return node.has_input(i) && node.inputs[i]->is_constant() ? &*node.inputs[i]->constant : nullptr;
-}
-
-bool all_zero(const Tensor& t) {
-  for (int64_t i = 0; i < t.size(); ++i)
-    if (t.element_as_int64(i) != 0) return false;
-  return true;
-}
-
 }  // namespace
 
 KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
   auto none = [] { return KernelResult(std::unique_ptr<CudaKernel>{}); };
-  if (node.domain != "kiln" || node.op_type != "QConv" || !node.has_input(kX) || !node.has_output(0)) return none();
-  // Symmetric int8 (kiln's INT8 scheme): i8 data with zero points 0, constant scales and weights.
-  if (node.inputs[kX]->type.dtype != DataType::kI8 || node.outputs[0]->type.dtype != DataType::kI8) return none();
-  const Tensor* xs = constant_input(node, kXScale);
-  const Tensor* xz = constant_input(node, kXZp);
-  const Tensor* wt = constant_input(node, kW);
-  const Tensor* ws = constant_input(node, kWScale);
-  const Tensor* wz = constant_input(node, kWZp);
-  const Tensor* ys = constant_input(node, kYScale);
-  const Tensor* yz = constant_input(node, kYZp);
-  if (!xs || !xz || !wt || !ws || !wz || !ys || !yz) return none();
-  if (wt->dtype() != DataType::kI8 || wt->rank() != 4 || !all_zero(*xz) || !all_zero(*wz) || !all_zero(*yz))
-    return none();
+  KILN_ASSIGN_OR_RETURN(std::optional<SymmetricQConv> q, read_symmetric_qconv(node));
+  if (!q) return none();
   KILN_ASSIGN_OR_RETURN(bool nhwc, layout::is_nhwc(node));
   if (!nhwc) return none();
-  const Value* b = node.has_input(kB) ? node.inputs[kB] : nullptr;
-  const Value* z = node.has_input(kZ) ? node.inputs[kZ] : nullptr;
-  if (b && (!b->is_constant() || b->type.dtype != DataType::kI32)) return none();
-  if (z && (z->type.dtype != DataType::kI8 || z->is_constant())) return none();
-  const Tensor* zs = z ? constant_input(node, kZScale) : nullptr;
-  const Tensor* zz = z ? constant_input(node, kZZp) : nullptr;
-  if (z && (!zs || !zz || !all_zero(*zz))) return none();
+  const Tensor* wt = q->w;
 
   QConvNode n;
   n.name = node.describe();
   KILN_ASSIGN_OR_RETURN(n.geo, read_conv_geometry(node, *wt, true));
   const int64_t k = n.geo.w_dims[0];
   n.channels = n.geo.w_dims[1] * n.geo.group;
-  if (ws->size() != 1 && ws->size() != k)
-    return Status::invalid_model(fmt::format("w_scale is {}, expected a scalar or [{}]", ws->type_string(), k));
-  if (xs->size() != 1 || ys->size() != 1 || (zs && zs->size() != 1))
-    return Status::invalid_model("x_scale, y_scale and z_scale must be scalars (per tensor)");
-  const double y_scale = ys->element_as_double(0);
-  auto range = quantized_output_range(node, DataType::kI8, y_scale, 0);
-  if (!range.ok()) return none();
-  n.lo = static_cast<float>(range->lo);
-  n.hi = static_cast<float>(range->hi);
+  n.lo = q->lo;
+  n.hi = q->hi;
 
   // Pad the input channels (group 1 only) to what cuDNN's int8 engines want; the kernel pads X to match.
   Tensor w = *wt;
@@ -355,22 +320,22 @@ KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
     Tensor krsc = to_krsc(w);
     KILN_ASSIGN_OR_RETURN(constants->w, DeviceBuffer::upload(krsc.raw(), krsc.byte_size()));
   }
-  if (b && b->constant->size() != k)
-    return Status::invalid_model(fmt::format("B is {}, expected [{}]", b->constant->type_string(), k));
-  const std::vector<float> mult = requant_multipliers(xs->element_as_double(0), *ws, y_scale, k);
-  std::vector<float> bias(static_cast<size_t>(k), 0.0f);
-  for (int64_t c = 0; b && c < k; ++c)
-    bias[static_cast<size_t>(c)] =
-        static_cast<float>(static_cast<double>(b->constant->element_as_int64(c)) * mult[static_cast<size_t>(c)]);
-  n.has_bias = b != nullptr;
-  KILN_ASSIGN_OR_RETURN(constants->mult, DeviceBuffer::upload(mult.data(), mult.size() * sizeof(float)));
-  KILN_ASSIGN_OR_RETURN(constants->bias, DeviceBuffer::upload(bias.data(), bias.size() * sizeof(float)));
-  n.has_z = z != nullptr;
-  n.z_mult = z ? static_cast<float>(zs->element_as_double(0) / y_scale) : 0.0f;
+  n.has_bias = q->has_bias;
+  KILN_ASSIGN_OR_RETURN(constants->mult, DeviceBuffer::upload(q->mult.data(), q->mult.size() * sizeof(float)));
+  KILN_ASSIGN_OR_RETURN(constants->bias,
+                        DeviceBuffer::upload(q->scaled_bias.data(), q->scaled_bias.size() * sizeof(float)));
+  n.has_z = q->z != nullptr;
+  n.z_mult = q->z_mult;
   KILN_ASSIGN_OR_RETURN(constants->z_mult, DeviceBuffer::upload(&n.z_mult, sizeof(float)));
 
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
-  return std::unique_ptr<CudaKernel>(new CudnnQConvKernel(std::move(n), std::move(constants), std::move(tactic_id)));
+  std::unique_ptr<CudaKernel> kernel(new CudnnQConvKernel(std::move(n), std::move(constants), tactic_id));
+  // kiln's own implicit GEMMs compete: for 16 input channels (the space-to-depth stem) and for multiples of 64.
+  KILN_ASSIGN_OR_RETURN(auto few, make_few_channel_qconv_kernel(node, options));
+  if (few) kernel.reset(new TacticChoiceKernel(std::move(kernel), std::move(few), "cuda:few_channel", tactic_id));
+  KILN_ASSIGN_OR_RETURN(auto igemm, make_int8_conv_kernel(node, options));
+  if (igemm) kernel.reset(new TacticChoiceKernel(std::move(kernel), std::move(igemm), "cuda:int8_igemm", tactic_id));
+  return kernel;
 }
 
 }  // namespace kiln::cuda

@@ -1,223 +1,169 @@
-// Implicit-GEMM convolution over 16 input channels (see few_channel_conv.h). A block keeps its 64 output
-// channels' weights in shared memory and loops over output tiles of 128 pixels (tile_h x tile_w): it copies the
-// tile's input patch (all the input pixels its windows touch, zeros where they fall in the padding) with
-// cp.async, double-buffered (the next tile's patch is in flight while this one is computed), then eight warps
-// of mma.sync m16n8k16 (f16 in, f32 accumulate), each owning 32 pixels x 32 channels, take one 16-element step
-// per window tap, their A fragments read by ldmatrix straight from the patch (row = pixel (th, tw) shifted by
-// the tap; no im2col copy). The epilogue adds the bias, applies ReLU, rounds to f16 and goes through shared
-// memory so that Y is written in whole 16-byte runs.
+// Implicit-GEMM convolution over 16 input channels, f16 or int8 (see few_channel_conv.h). A block keeps its
+// 64 output channels' weights in shared memory and loops over output tiles of 128 pixels (tile_h x tile_w): it
+// copies the tile's input patch (all the input pixels its windows touch, zeros where they fall in the padding)
+// with cp.async, double-buffered (the next tile's patch is in flight while this one is computed), then eight
+// warps of mma.sync (m16n8k16 f16 with f32 accumulation, or m16n8k32 int8 with int32), each owning 32 pixels x
+// 32 channels, take 32-byte k-steps (one tap in f16, two in int8), their A fragments read by ldmatrix straight
+// from the patch (row = pixel (th, tw) shifted by the tap; no im2col copy). The epilogue (f16: bias, ReLU;
+// int8: kiln.QConv's requantization) goes through shared memory so that Y is written in whole 16-byte runs.
 #include <cuda_fp16.h>
 
 #include "backends/cuda/kernels/few_channel_conv.h"
+#include "backends/cuda/kernels/igemm_tile.cuh"
+#include "backends/cuda/kernels/mma_util.cuh"
 
 namespace kiln::cuda::launch {
 
 namespace {
 
-constexpr int kTileM = kFewChannelConvTilePixels;  // output pixels per tile
-constexpr int kTileN = kFewChannelConvTileK;    // output channels per block
-constexpr int kBlockThreads = 256;              // 8 warps: 4 along M (32 pixels each) x 2 along N (32 each)
-constexpr int kOutStride = kTileN + 8;          // halves per staged output row (the 8 spread the banks)
-constexpr int kHalvesPerChunk = 8;              // a 16-byte copy
+constexpr int kTileM = kConvTilePixels;  // output pixels per tile
+constexpr int kTileN = device::kIgemmTileN;     // output channels per block
+constexpr int kBlockThreads = device::kIgemmThreads;  // 8 warps: 4 along M (32 pixels each) x 2 along N (32 each)
+static_assert(kTileN == kFewChannelConvTileK, "W's padding is the block's channel tile");
 constexpr int kBlocksPerSm = 3;                 // ~64 KB of shared memory each at ResNet-50's stem
-static_assert(kFewChannelConvChannels == 2 * kHalvesPerChunk, "a tap is two 16-byte chunks");
 
-__device__ __forceinline__ uint32_t shared_address(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
+using device::copy_commit;
+using device::copy_wait;
+using device::kChunkBytes;
 
-// Chunk `chunk` of tile row `row` (`row_chunks` chunks per row, a multiple of 8): XOR-swizzled within groups
-// of 8 so that the 8 row addresses of one ldmatrix at the same logical chunk fall in 8 different bank groups.
-__device__ __forceinline__ int swizzled(int row, int chunk, int row_chunks) {
-  return row * row_chunks + (chunk ^ (row & 7));
-}
+// The element types. A k-step of the tensor-core instruction is 32 bytes of each A row and W row: two
+// 16-byte chunks (ldmatrix's matrices at k 0-15 and 16-31 bytes). An input pixel is kChunksPerPixel chunks.
+struct F16 {
+  using Element = __half;
+  using Acc = float;
+  static constexpr int kChunksPerPixel = 2;
+  static constexpr int kOutStrideBytes = (kTileN + 8) * 2;  // a staged output row (the 8 spread the banks)
+  __device__ static void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    device::mma_f16(d, a, b0, b1);
+  }
+  // Output channels `channel` and `channel` + 1 of one pixel: bias, ReLU, f16.
+  __device__ static void store_pair(const FewChannelConvArgs& a, int channel, float v0, float v1, char* out) {
+    v0 += a.bias && channel < a.k ? a.bias[channel] : 0.0f;
+    v1 += a.bias && channel + 1 < a.k ? a.bias[channel + 1] : 0.0f;
+    if (a.relu) {
+      v0 = v0 > 0.0f ? v0 : 0.0f;
+      v1 = v1 > 0.0f ? v1 : 0.0f;
+    }
+    *reinterpret_cast<__half2*>(out) = __floats2half2_rn(v0, v1);
+  }
+};
 
-// 16 bytes global -> shared, asynchronously; zeros when !valid (src is then not read).
-__device__ __forceinline__ void copy_16(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
-}
+struct I8 {
+  using Element = int8_t;
+  using Acc = int;
+  static constexpr int kChunksPerPixel = 1;
+  static constexpr int kOutStrideBytes = kTileN + 16;
+  __device__ static void mma(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    device::mma_s8(d, a, b0, b1);
+  }
+  // As kiln.QConv's requantization (qconv_kernels.cu): rint(acc * mult + bias), clamped, half to even.
+  __device__ static int8_t requantize(const FewChannelConvArgs& a, int channel, int acc) {
+    if (channel >= a.k) return 0;
+    float t = __fmul_rn(static_cast<float>(acc), a.mult[channel]);
+    if (a.bias) t = __fadd_rn(t, a.bias[channel]);
+    return device::requantize(t, a.lo, a.hi);
+  }
+  __device__ static void store_pair(const FewChannelConvArgs& a, int channel, int v0, int v1, char* out) {
+    out[0] = static_cast<char>(requantize(a, channel, v0));
+    out[1] = static_cast<char>(requantize(a, channel + 1, v1));
+  }
+};
 
-__device__ __forceinline__ void ldmatrix_x4(uint32_t address, uint32_t (&r)[4]) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(address));
-}
-
-__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// The patch's 16-byte chunk `half` of pixel p: the halves of every other group of 4 pixels swapped, so that
-// ldmatrix's 8 row addresses (8 neighbouring pixels, 32 bytes apart) fall in 8 different bank groups.
-__device__ __forceinline__ int patch_chunk(int p, int half) { return 2 * p + (half ^ ((p >> 2) & 1)); }
-
+template <typename T>
 __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
-    few_channel_conv_kernel(FewChannelConvArgs a, FewChannelConvTiling t, int taps, int padded_taps) {
+    few_channel_conv_kernel(FewChannelConvArgs a, ConvTiling t, int taps, int padded_taps) {
+  constexpr int kCpp = T::kChunksPerPixel;
+  constexpr int kElemBytes = static_cast<int>(sizeof(typename T::Element));
   extern __shared__ uint4 smem[];
-  const int row_chunks = padded_taps * 2;
-  uint4* tile_w = smem;                                  // kTileN rows of row_chunks
-  uint4* patches = smem + kTileN * row_chunks;           // 2 buffers of patch_h x patch_w pixels of 2 chunks
-  const int patch_chunks = t.patch_h * t.patch_w * 2;
-  // kTileM x kOutStride halves after the patches
-  __half* staged = reinterpret_cast<__half*>(patches + 2 * patch_chunks);
+  const int row_chunks = padded_taps * kCpp;               // a multiple of 8
+  uint4* tile_w = smem;                                    // kTileN rows of row_chunks
+  uint4* patches = smem + kTileN * row_chunks;             // 2 buffers of patch_h x patch_w pixels
+  const int patch_chunks = t.patch_h * t.patch_w * kCpp;
+  char* staged = reinterpret_cast<char*>(patches + 2 * patch_chunks);  // kTileM rows of T::kOutStrideBytes
 
-  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
   const int n0 = static_cast<int>(blockIdx.y) * kTileN;
-  const __half* x = static_cast<const __half*>(a.x);
-  const __half* w = static_cast<const __half*>(a.w);
-  __half* y = static_cast<__half*>(a.y);
+  const char* x = static_cast<const char*>(a.x);
+  device::copy_w_rows(tile_w, static_cast<const char*>(a.w) + static_cast<int64_t>(n0) * row_chunks * kChunkBytes,
+                      row_chunks, row_chunks);
+  copy_commit();
 
-  for (int i = tid; i < kTileN * row_chunks; i += kBlockThreads) {
-    const int row = i / row_chunks, chunk = i % row_chunks;
-    copy_16(shared_address(tile_w + swizzled(row, chunk, row_chunks)),
-            w + (static_cast<int64_t>(n0 + row) * row_chunks + chunk) * kHalvesPerChunk, true);
-  }
-  asm volatile("cp.async.commit_group;\n" ::);
-
-  const int warp_m = (warp & 3) * 32, warp_n = (warp >> 2) * 32;
-  // The patch pixel under tap (0, 0) of this lane's two ldmatrix rows (tile pixels (th, tw)), and its half.
-  int a_pixel[2];
-#pragma unroll
-  for (int mi = 0; mi < 2; ++mi) {
-    const int row = warp_m + mi * 16 + (lane & 15);
-    a_pixel[mi] = (row >> t.log2_tile_w) * a.stride_h * t.patch_w + (row & (t.tile_w - 1)) * a.stride_w;
-  }
-  const int a_half = lane >> 4;
-  const int group = lane >> 2, pair = (lane & 3) * 2;
-
-  const int tiles_w = (a.out_w + t.tile_w - 1) >> t.log2_tile_w;
-  const int tiles_h = (a.out_h + t.tile_h - 1) / t.tile_h;
-  const int64_t tiles_per_image = static_cast<int64_t>(tiles_h) * tiles_w;
-  const int64_t tiles = a.n * tiles_per_image;
-  const int patch_pixels = t.patch_h * t.patch_w;
-  // Where tile `tile` starts: its image and its first output row and column.
-  auto tile_origin = [&](int64_t tile, int64_t& image, int& oh0, int& ow0) {
-    image = tile / tiles_per_image;
-    const int rem = static_cast<int>(tile - image * tiles_per_image);
-    oh0 = rem / tiles_w * t.tile_h;
-    ow0 = rem % tiles_w * t.tile_w;
-  };
-  // Starts copying tile `tile`'s input patch into `patch` (one commit group).
+  const device::TileGrid grid(t, a.n, a.out_h, a.out_w);
+  const device::WarpTile warp(grid, t, a.stride_h, a.stride_w);
+  const int k_steps = (taps * kCpp + 1) / 2;
+  // Starts copying tile `tile`'s input patch into `patch` (the caller commits the group).
   auto copy_patch = [&](int64_t tile, uint4* patch) {
     int64_t image = 0;
     int oh0 = 0, ow0 = 0;
-    tile_origin(tile, image, oh0, ow0);
-    const int ih0 = oh0 * a.stride_h - a.pad_h, iw0 = ow0 * a.stride_w - a.pad_w;
-    const __half* x_image = x + image * a.h * a.w_extent * kFewChannelConvChannels;
-    for (int i = tid; i < patch_pixels * 2; i += kBlockThreads) {
-      const int p = i >> 1, half = i & 1;
-      const int pr = p / t.patch_w, pc = p - pr * t.patch_w;
-      const int ih = ih0 + pr, iw = iw0 + pc;
-      const bool valid = ih >= 0 && ih < a.h && iw >= 0 && iw < a.w_extent;
-      const __half* src = valid ? x_image + (static_cast<int64_t>(ih) * a.w_extent + iw) * kFewChannelConvChannels +
-                                      half * kHalvesPerChunk
-                                : x;
-      copy_16(shared_address(patch + patch_chunk(p, half)), src, valid);
-    }
+    grid.origin(tile, image, oh0, ow0);
+    device::copy_patch<kCpp>(patch, x, image, oh0 * a.stride_h - a.pad_h, ow0 * a.stride_w - a.pad_w, t, a.h,
+                             a.w_extent, kCpp * kChunkBytes, 0);
   };
 
   // Double-buffered: the next tile's patch is copied while this one's is computed.
   int buffer = 0;
-  if (static_cast<int64_t>(blockIdx.x) < tiles) copy_patch(blockIdx.x, patches);
-  asm volatile("cp.async.commit_group;\n" ::);
-  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    if (tile + gridDim.x < tiles) copy_patch(tile + gridDim.x, patches + (buffer ^ 1) * patch_chunks);
-    asm volatile("cp.async.commit_group;\n" ::);
-    asm volatile("cp.async.wait_group 1;\n" ::);  // all but the copy just started: W and this tile's patch
+  if (static_cast<int64_t>(blockIdx.x) < grid.tiles) copy_patch(blockIdx.x, patches);
+  copy_commit();
+  for (int64_t tile = blockIdx.x; tile < grid.tiles; tile += gridDim.x) {
+    if (tile + gridDim.x < grid.tiles) copy_patch(tile + gridDim.x, patches + (buffer ^ 1) * patch_chunks);
+    copy_commit();
+    copy_wait<1>();  // all but the copy just started: W and this tile's patch
     __syncthreads();
     const uint4* patch = patches + buffer * patch_chunks;
+
+    typename T::Acc acc[2][4][4];
+    device::zero(acc);
+    for (int step = 0; step < k_steps; ++step) {
+      // This lane's A chunk: lanes 0-15 the step's first 16 bytes, 16-31 its second. A chunk past the last tap
+      // (int8, odd tap count) reads tap 0: W is zero there.
+      const int q = 2 * step + (warp.lane >> 4);
+      int tap = q / kCpp;
+      if (tap >= taps) tap = 0;
+      const int r = tap / a.kernel_w, s = tap - r * a.kernel_w;
+      warp.k_step<kCpp>(patch, r * a.dilation_h * t.patch_w + s * a.dilation_w, q % kCpp, tile_w, row_chunks,
+                        2 * step, acc, T::mma);
+    }
+
+    warp.for_each_pair(acc, [&](int row, int col, typename T::Acc v0, typename T::Acc v1) {
+      T::store_pair(a, n0 + col, v0, v1, staged + row * T::kOutStrideBytes + col * kElemBytes);
+    });
+    __syncthreads();
     int64_t image = 0;
     int oh0 = 0, ow0 = 0;
-    tile_origin(tile, image, oh0, ow0);
-
-    float acc[2][4][4];
-#pragma unroll
-    for (int mi = 0; mi < 2; ++mi)
-#pragma unroll
-      for (int ni = 0; ni < 4; ++ni)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[mi][ni][e] = 0.0f;
-    for (int tap = 0; tap < taps; ++tap) {
-      const int r = tap / a.kernel_w, s = tap - r * a.kernel_w;
-      const int tap_pixel = r * a.dilation_h * t.patch_w + s * a.dilation_w;
-      const int chunk = tap * 2;
-      uint32_t af[2][4], bf[4][2];
-#pragma unroll
-      for (int mi = 0; mi < 2; ++mi) {
-        // Matrices: pixels 0-7 / 8-15 at channels 0-7, then at channels 8-15 (the A fragment's a0..a3).
-        const int p = a_pixel[mi] + tap_pixel;
-        ldmatrix_x4(shared_address(patch + patch_chunk(p, a_half)), af[mi]);
-      }
-#pragma unroll
-      for (int nj = 0; nj < 2; ++nj) {
-        // Matrices: output channels 0-7 at k 0-7 and 8-15, then channels 8-15 likewise (two B fragments).
-        const int row = warp_n + nj * 16 + (lane & 7) + ((lane >> 4) << 3);
-        uint32_t b[4];
-        ldmatrix_x4(shared_address(tile_w + swizzled(row, chunk + ((lane >> 3) & 1), row_chunks)), b);
-        bf[2 * nj][0] = b[0];
-        bf[2 * nj][1] = b[1];
-        bf[2 * nj + 1][0] = b[2];
-        bf[2 * nj + 1][1] = b[3];
-      }
-#pragma unroll
-      for (int mi = 0; mi < 2; ++mi)
-#pragma unroll
-        for (int ni = 0; ni < 4; ++ni) mma_16816(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
-    }
-
-#pragma unroll
-    for (int ni = 0; ni < 4; ++ni) {
-      const int col = warp_n + ni * 8 + pair;
-      const int channel = n0 + col;
-      const float b0 = a.bias && channel < a.k ? a.bias[channel] : 0.0f;
-      const float b1 = a.bias && channel + 1 < a.k ? a.bias[channel + 1] : 0.0f;
-#pragma unroll
-      for (int mi = 0; mi < 2; ++mi) {
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int row = warp_m + mi * 16 + group + h * 8;
-          float v0 = acc[mi][ni][2 * h] + b0, v1 = acc[mi][ni][2 * h + 1] + b1;
-          if (a.relu) {
-            v0 = v0 > 0.0f ? v0 : 0.0f;
-            v1 = v1 > 0.0f ? v1 : 0.0f;
-          }
-          *reinterpret_cast<__half2*>(staged + row * kOutStride + col) = __floats2half2_rn(v0, v1);
-        }
-      }
-    }
-    __syncthreads();
-    constexpr int kRowChunks = kTileN / kHalvesPerChunk;
-    for (int i = tid; i < kTileM * kRowChunks; i += kBlockThreads) {
-      const int row = i / kRowChunks, chunk = i % kRowChunks;
-      const int oh = oh0 + (row >> t.log2_tile_w), ow = ow0 + (row & (t.tile_w - 1));
-      const int channel = n0 + chunk * kHalvesPerChunk;
-      if (oh >= a.out_h || ow >= a.out_w || channel >= a.k) continue;
-      const int64_t m = (image * a.out_h + oh) * a.out_w + ow;
-      *reinterpret_cast<uint4*>(y + m * a.k + channel) =
-          *reinterpret_cast<const uint4*>(staged + row * kOutStride + chunk * kHalvesPerChunk);
-    }
+    grid.origin(tile, image, oh0, ow0);
+    device::store_staged(staged, T::kOutStrideBytes, kTileN * kElemBytes, static_cast<char*>(a.y), grid, image, oh0,
+                         ow0, a.out_h, a.out_w, n0, a.k, kElemBytes);
     __syncthreads();  // this patch buffer and the staging area are rewritten by the next tiles
     buffer ^= 1;
   }
-  asm volatile("cp.async.wait_group 0;\n" ::);  // a block without a tile still waits for its W copies
+  copy_wait<0>();  // a block without a tile still waits for its W copies
 }
 
-constexpr size_t kStagedBytes = static_cast<size_t>(kTileM) * kOutStride * 2;
-
+template <typename T>
 size_t shared_bytes(int padded_taps, int patch_bytes) {
-  const size_t w_bytes = static_cast<size_t>(kTileN) * static_cast<size_t>(padded_taps) * 2 * sizeof(uint4);
-  return w_bytes + 2 * static_cast<size_t>(patch_bytes) + kStagedBytes;  // patch_bytes: a multiple of 32
+  const size_t w_bytes = static_cast<size_t>(kTileN) * static_cast<size_t>(padded_taps) * T::kChunksPerPixel * kChunkBytes;
+  // patch_bytes: a multiple of 16
+  return w_bytes + 2 * static_cast<size_t>(patch_bytes) + static_cast<size_t>(kTileM) * T::kOutStrideBytes;
+}
+
+template <typename T>
+cudaError_t allow_shared_memory() {
+  const int padded = few_channel_conv_padded_taps(
+      T::kChunksPerPixel == 2 ? FewChannelConvType::kF16 : FewChannelConvType::kI8, kFewChannelConvMaxTaps);
+  return cudaFuncSetAttribute(few_channel_conv_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(shared_bytes<T>(padded, kFewChannelConvMaxPatchBytes)));
+}
+
+template <typename T>
+void launch(const FewChannelConvArgs& a, const ConvTiling& t, dim3 grid, int taps, int padded,
+            cudaStream_t stream) {
+  few_channel_conv_kernel<T><<<grid, kBlockThreads, shared_bytes<T>(padded, t.patch_bytes()), stream>>>(a, t, taps, padded);
 }
 
 }  // namespace
 
 cudaError_t prepare_few_channel_conv(int* blocks) {
-  cudaError_t e = cudaFuncSetAttribute(few_channel_conv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(shared_bytes(kFewChannelConvMaxTaps, kFewChannelConvMaxPatchBytes)));
+  cudaError_t e = allow_shared_memory<F16>();
+  if (e == cudaSuccess) e = allow_shared_memory<I8>();
   if (e != cudaSuccess) return e;
   int device = 0, sms = 0;
   if ((e = cudaGetDevice(&device)) != cudaSuccess) return e;
@@ -228,13 +174,15 @@ cudaError_t prepare_few_channel_conv(int* blocks) {
 
 cudaError_t launch_few_channel_conv(const FewChannelConvArgs& a, int blocks, cudaStream_t stream) {
   if (!few_channel_conv_supported(a) || blocks < 1) return cudaErrorInvalidValue;
-  const FewChannelConvTiling t = few_channel_conv_tiling(a);
+  if (a.type == FewChannelConvType::kI8 && !a.mult) return cudaErrorInvalidValue;
+  const ConvTiling t = few_channel_conv_tiling(a);
   const int64_t tiles = a.n * ((a.out_h + t.tile_h - 1) / t.tile_h) * ((a.out_w + t.tile_w - 1) / t.tile_w);
   if (tiles <= 0) return cudaSuccess;
-  const int taps = a.kernel_h * a.kernel_w, padded = few_channel_conv_padded_taps(taps);
+  const int taps = a.kernel_h * a.kernel_w, padded = few_channel_conv_padded_taps(a.type, taps);
   const dim3 grid(static_cast<unsigned>(tiles < blocks ? tiles : blocks),
                   static_cast<unsigned>((a.k + kTileN - 1) / kTileN));
-  few_channel_conv_kernel<<<grid, kBlockThreads, shared_bytes(padded, t.patch_bytes()), stream>>>(a, t, taps, padded);
+  if (a.type == FewChannelConvType::kF16) launch<F16>(a, t, grid, taps, padded, stream);
+  else launch<I8>(a, t, grid, taps, padded, stream);
   return cudaGetLastError();
 }
 

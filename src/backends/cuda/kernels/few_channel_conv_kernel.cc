@@ -1,11 +1,13 @@
-// kiln.FusedConv over 16 input channels as kiln's own implicit GEMM (few_channel_conv.cu): the space-to-depth
-// stem, where cuDNN's best engine config at batch 32 on the H100 runs 0.13 ms for 13.2 GFLOP. Offered by
-// make_conv_kernel as a tactic ("cuda:few_channel_igemm") that competes with cuDNN's at build time.
+// kiln.FusedConv (f16) and kiln.QConv (symmetric int8) over 16 input channels as kiln's own implicit GEMM
+// (few_channel_conv.cu): the space-to-depth stem, where cuDNN's best f16 engine config at batch 32 on the H100
+// runs 0.13 ms for 13.2 GFLOP (this kernel: 0.081 ms). Offered by make_conv_kernel / make_qconv_kernel as a
+// tactic ("cuda:few_channel_igemm") that competes with cuDNN's at build time.
 //
-// Runs: NHWC, f16 X / W / Y, group 1, 2-D, X with exactly 16 channels, at most 16 window taps, a multiple of
-// 8 output channels, a constant bias (or none), ReLU or no activation, no residual input; strides, pads and
-// dilations whose input patch per 128-pixel tile fits in 24 KB (two are staged). Anything else gets no kernel
-// (or, where only the shapes rule it out, is not offered at them).
+// Runs: NHWC, group 1, 2-D, X with exactly 16 channels, at most 16 window taps, a multiple of 8 (f16) or 16
+// (int8) output channels, no residual input. f16: X / W / Y f16, a constant bias (or none), ReLU or no
+// activation. int8: kiln's INT8 scheme (read_symmetric_qconv), any activation it folds into the output
+// range. Strides, pads and dilations whose input patch per 128-pixel tile fits in 24 KB (two are staged).
+// Anything else gets no kernel (or, where only the shapes rule it out, is not offered at them).
 #include <fmt/format.h>
 
 #include <cstring>
@@ -14,8 +16,11 @@
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/fused_activation.h"
 #include "backends/cuda/kernels/few_channel_conv.h"
+#include "backends/cuda/kernels/igemm_shapes.h"
 #include "backends/cuda/kernels/kernel_factories.h"
 #include "backends/cuda/kernels/kernel_util.h"
+#include "backends/cuda/kernels/quant_util.h"
+#include "ir/ops/layout_util.h"
 
 namespace kiln::cuda {
 
@@ -24,14 +29,17 @@ namespace {
 constexpr const char* kTactic = "cuda:few_channel_igemm";
 
 struct FewChannelConstants {
-  DeviceBuffer w;     // f16 [round_up(K, 64)][padded taps][16]
-  DeviceBuffer bias;  // f32 [K], or empty
+  DeviceBuffer w;     // [round_up(K, 64)][padded taps][16] of the element type
+  DeviceBuffer bias;  // f32 [K], or empty (int8: B * mult)
+  DeviceBuffer mult;  // int8: f32 [K]
 };
 
 class FewChannelConvKernel final : public CudaKernel {
  public:
-  FewChannelConvKernel(std::string name, ConvGeometry geo, bool relu, std::shared_ptr<const FewChannelConstants> c)
-      : name_(std::move(name)), geo_(std::move(geo)), relu_(relu), constants_(std::move(c)) {}
+  /// `base`: the element type and the epilogue's parameters (relu; lo, hi), the rest is filled at prepare.
+  FewChannelConvKernel(std::string name, ConvGeometry geo, launch::FewChannelConvArgs base,
+                       std::shared_ptr<const FewChannelConstants> c)
+      : name_(std::move(name)), geo_(std::move(geo)), base_(base), constants_(std::move(c)) {}
 
   std::string tactic() const override { return kTactic; }
 
@@ -55,10 +63,7 @@ class FewChannelConvKernel final : public CudaKernel {
       args.x = inputs[0];
       args.y = outputs[0];
       if (!args.x || !args.y) return Status::internal("a data pointer is null");
-      // 16-byte copies and stores (cp.async, uint4): a misaligned tensor is refused, never misread.
-      if (reinterpret_cast<uintptr_t>(args.x) % 16 != 0 || reinterpret_cast<uintptr_t>(args.y) % 16 != 0)
-        return Status::internal(fmt::format("{} needs X and Y 16-byte aligned (X at {}, Y at {})", kTactic, args.x,
-                                            args.y));
+      KILN_RETURN_IF_ERROR(check_aligned_16(kTactic, {args.x, args.y}));
       KILN_CUDA_TRY(launch::launch_few_channel_conv(args, blocks, ctx.stream));
       return {};
     });
@@ -68,34 +73,23 @@ class FewChannelConvKernel final : public CudaKernel {
   // The launch arguments at these shapes (all but the data pointers); unsupported where the kernel does not run
   // them.
   Result<launch::FewChannelConvArgs> args_for(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const {
-    if (input_dims.empty() || output_dims.empty()) return named(name_, Status::internal("prepare needs the shapes"));
-    const Dims& x = input_dims[0];
-    if (x.size() != 4 || x[3] != launch::kFewChannelConvChannels)
-      return named(name_, Status::shape_mismatch(fmt::format("X {} is not NHWC with {} channels", dims_to_string(x),
+    KILN_ASSIGN_OR_RETURN(NhwcConvShape shape, nhwc_conv_shape(name_, kTactic, geo_, input_dims, output_dims));
+    if (shape.c != launch::kFewChannelConvChannels)
+      return named(name_, Status::shape_mismatch(fmt::format("X {} does not have {} channels",
+                                                             dims_to_string(input_dims[0]),
                                                              launch::kFewChannelConvChannels)));
-    auto window = window_geometry(geo_.window, Dims{x[1], x[2]});
-    if (!window.ok()) return named(name_, Status::invalid_argument(window.status().message()));
-    const int64_t k = geo_.w_dims[0];
-    const Dims expected{x[0], window->out[0], window->out[1], k};
-    if (output_dims[0] != expected)
-      return named(name_, Status::shape_mismatch(fmt::format("the output is {}, expected {}",
-                                                             dims_to_string(output_dims[0]), dims_to_string(expected))));
-    constexpr int64_t kMaxExtent = int64_t{1} << 30;  // the kernel indexes rows and columns in 32 bits
-    if (x[1] > kMaxExtent || x[2] > kMaxExtent)
-      return named(name_, Status::unsupported(fmt::format("X {} is too large for {}", dims_to_string(x), kTactic)));
-    launch::FewChannelConvArgs a;
+    launch::FewChannelConvArgs a = base_;
     a.w = constants_->w.get();
     a.bias = static_cast<const float*>(constants_->bias.get());
-    a.n = x[0];
-    a.h = static_cast<int32_t>(x[1]), a.w_extent = static_cast<int32_t>(x[2]);
-    a.out_h = static_cast<int32_t>(window->out[0]), a.out_w = static_cast<int32_t>(window->out[1]);
-    a.k = static_cast<int32_t>(k);
-    const WindowAttrs& wa = geo_.window;
-    a.kernel_h = static_cast<int32_t>(wa.kernel[0]), a.kernel_w = static_cast<int32_t>(wa.kernel[1]);
-    a.stride_h = static_cast<int32_t>(wa.strides[0]), a.stride_w = static_cast<int32_t>(wa.strides[1]);
-    a.dilation_h = static_cast<int32_t>(wa.dilations[0]), a.dilation_w = static_cast<int32_t>(wa.dilations[1]);
-    a.pad_h = static_cast<int32_t>(window->pads[0]), a.pad_w = static_cast<int32_t>(window->pads[1]);
-    a.relu = relu_;
+    a.mult = static_cast<const float*>(constants_->mult.get());
+    a.n = shape.n;
+    a.h = shape.h, a.w_extent = shape.w, a.k = shape.k;
+    const launch::ConvWindow& win = shape.window;
+    a.out_h = win.out_h, a.out_w = win.out_w;
+    a.kernel_h = win.kernel_h, a.kernel_w = win.kernel_w;
+    a.stride_h = win.stride_h, a.stride_w = win.stride_w;
+    a.dilation_h = win.dilation_h, a.dilation_w = win.dilation_w;
+    a.pad_h = shape.pad_h, a.pad_w = shape.pad_w;
     if (!launch::few_channel_conv_supported(a))
       return named(name_, Status::unsupported(fmt::format("{} does not run this window (its input patch would "
                                                           "exceed {} bytes)", kTactic,
@@ -105,25 +99,45 @@ class FewChannelConvKernel final : public CudaKernel {
 
   std::string name_;
   ConvGeometry geo_;
-  bool relu_;
+  launch::FewChannelConvArgs base_;
   std::shared_ptr<const FewChannelConstants> constants_;
 };
 
-// W [K, 16, kh, kw] (f16) as the kernel reads it: [round_up(K, 64)][padded taps][16], zeros in the padding.
+// W [K, 16, kh, kw] as the kernel reads it: [round_up(K, 64)][padded taps][16], zeros in the padding.
 Tensor packed_weights(const Tensor& w, int padded_taps) {
   const int64_t k = w.dim(0), c = w.dim(1), kh = w.dim(2), kw = w.dim(3);
   const int64_t rows = (k + launch::kFewChannelConvTileK - 1) / launch::kFewChannelConvTileK *
                        launch::kFewChannelConvTileK;
-  Tensor packed(DataType::kF16, {rows, padded_taps, c});
+  Tensor packed(w.dtype(), {rows, padded_taps, c});
   std::memset(packed.raw(), 0, packed.byte_size());
-  const auto* src = static_cast<const uint16_t*>(w.raw());
-  auto* dst = static_cast<uint16_t*>(packed.raw());
+  const size_t es = dtype_size(w.dtype());
+  const auto* src = static_cast<const unsigned char*>(w.raw());
+  auto* dst = static_cast<unsigned char*>(packed.raw());
   for (int64_t o = 0; o < k; ++o)
     for (int64_t ci = 0; ci < c; ++ci)
       for (int64_t r = 0; r < kh; ++r)
         for (int64_t s = 0; s < kw; ++s)
-          dst[(o * padded_taps + r * kw + s) * c + ci] = src[((o * c + ci) * kh + r) * kw + s];
+          std::memcpy(dst + ((o * padded_taps + r * kw + s) * c + ci) * es, src + (((o * c + ci) * kh + r) * kw + s) * es,
+                      es);
   return packed;
+}
+
+// Whether W [K, C, kh, kw] has the kernel's shape: 16 channels, at most 16 taps, K a multiple of `k_multiple`.
+bool runs_weights(const Tensor& w, int64_t k_multiple) {
+  return w.rank() == 4 && w.dim(1) == launch::kFewChannelConvChannels && w.dim(0) % k_multiple == 0 &&
+         w.dim(2) * w.dim(3) <= launch::kFewChannelConvMaxTaps;
+}
+
+// The kernel for a node already checked, with its constants uploaded.
+KernelResult make_kernel(const Node& node, const Tensor& w, launch::FewChannelConvArgs base,
+                         std::shared_ptr<FewChannelConstants> constants) {
+  auto geo = read_conv_geometry(node, w, /*nhwc=*/true);
+  if (!geo.ok()) return std::unique_ptr<CudaKernel>{};  // the library kernel reports the invalid model
+  const int taps = static_cast<int>(w.dim(2) * w.dim(3));
+  const Tensor packed = packed_weights(w, launch::few_channel_conv_padded_taps(base.type, taps));
+  KILN_ASSIGN_OR_RETURN(constants->w, DeviceBuffer::upload(packed.raw(), packed.byte_size()));
+  return std::unique_ptr<CudaKernel>(
+      new FewChannelConvKernel(node.describe(), std::move(*geo), base, std::move(constants)));
 }
 
 }  // namespace
@@ -139,17 +153,11 @@ KernelResult make_few_channel_conv_kernel(const Node& node, const KernelOptions&
   if (x->type.dtype != DataType::kF16 || w->type.dtype != DataType::kF16 || node.outputs[0]->type.dtype != DataType::kF16)
     return none();
   const Tensor& wt = *w->constant;
-  if (wt.rank() != 4 || wt.dim(1) != launch::kFewChannelConvChannels || wt.dim(0) % 8 != 0 ||
-      wt.dim(2) * wt.dim(3) > launch::kFewChannelConvMaxTaps || node.attr_int("group", 1) != 1)
-    return none();
+  if (!runs_weights(wt, 8) || node.attr_int("group", 1) != 1) return none();
   KILN_ASSIGN_OR_RETURN(std::optional<FusedActivation> act, read_fused_activation(node));
   if (!act || (act->kind != EpilogueActivation::kNone && act->kind != EpilogueActivation::kRelu)) return none();
-  auto geo = read_conv_geometry(node, wt, /*nhwc=*/true);
-  if (!geo.ok()) return none();  // cuDNN's kernel reports the invalid model
 
   auto constants = std::make_shared<FewChannelConstants>();
-  const Tensor packed = packed_weights(wt, launch::few_channel_conv_padded_taps(static_cast<int>(wt.dim(2) * wt.dim(3))));
-  KILN_ASSIGN_OR_RETURN(constants->w, DeviceBuffer::upload(packed.raw(), packed.byte_size()));
   if (b) {
     const Tensor& bt = *b->constant;
     if (bt.size() != wt.dim(0))
@@ -159,8 +167,29 @@ KernelResult make_few_channel_conv_kernel(const Node& node, const KernelOptions&
     for (int64_t i = 0; i < bt.size(); ++i) bias[static_cast<size_t>(i)] = static_cast<float>(bt.element_as_double(i));
     KILN_ASSIGN_OR_RETURN(constants->bias, DeviceBuffer::upload(bias.data(), bias.size() * sizeof(float)));
   }
-  return std::unique_ptr<CudaKernel>(
-      new FewChannelConvKernel(node.describe(), std::move(*geo), act->kind == EpilogueActivation::kRelu, std::move(constants)));
+  launch::FewChannelConvArgs base;
+  base.type = launch::FewChannelConvType::kF16;
+  base.relu = act->kind == EpilogueActivation::kRelu;
+  return make_kernel(node, wt, base, std::move(constants));
+}
+
+KernelResult make_few_channel_qconv_kernel(const Node& node, const KernelOptions&) {
+  auto none = [] { return KernelResult(std::unique_ptr<CudaKernel>{}); };
+  KILN_ASSIGN_OR_RETURN(std::optional<SymmetricQConv> q, read_symmetric_qconv(node));
+  if (!q || q->z || !runs_weights(*q->w, 16) || node.attr_int("group", 1) != 1) return none();
+  KILN_ASSIGN_OR_RETURN(bool nhwc, layout::is_nhwc(node));
+  if (!nhwc) return none();
+  auto constants = std::make_shared<FewChannelConstants>();
+  if (q->has_bias) {
+    KILN_ASSIGN_OR_RETURN(constants->bias,
+                          DeviceBuffer::upload(q->scaled_bias.data(), q->scaled_bias.size() * sizeof(float)));
+  }
+  KILN_ASSIGN_OR_RETURN(constants->mult, DeviceBuffer::upload(q->mult.data(), q->mult.size() * sizeof(float)));
+  launch::FewChannelConvArgs base;
+  base.type = launch::FewChannelConvType::kI8;
+  base.lo = q->lo;
+  base.hi = q->hi;
+  return make_kernel(node, *q->w, base, std::move(constants));
 }
 
 }  // namespace kiln::cuda

@@ -20,9 +20,14 @@ KernelResult make_gemm_kernel(const Node& node, const KernelOptions& options);
 // A 1x1 stride-1 channels-last kiln.FusedConv as a cuBLASLt product (an alternative to cuDNN, offered by
 // make_conv_kernel through a TacticChoiceKernel).
 KernelResult make_conv1x1_gemm_kernel(const Node& node, const KernelOptions& options);
-// A channels-last f16 kiln.FusedConv over 16 input channels (the space-to-depth stem) as kiln's own implicit
-// GEMM (kernels/few_channel_conv_kernel.cc; another alternative offered by make_conv_kernel).
+// A channels-last f16 kiln.FusedConv / int8 kiln.QConv over 16 input channels (the space-to-depth stem) as
+// kiln's own implicit GEMM (kernels/few_channel_conv_kernel.cc; alternatives offered by make_conv_kernel and
+// make_qconv_kernel).
 KernelResult make_few_channel_conv_kernel(const Node& node, const KernelOptions& options);
+KernelResult make_few_channel_qconv_kernel(const Node& node, const KernelOptions& options);
+// An int8 kiln.QConv over a multiple of 64 input channels as kiln's own implicit GEMM
+// (kernels/int8_conv_kernel.cc; an alternative offered by make_qconv_kernel).
+KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions& options);
 
 // kiln's own kernels (kernels/*.cu):
 KernelResult make_transpose_kernel(const Node& node, const KernelOptions& options);  // Transpose

@@ -101,7 +101,10 @@ class CopyKernel final : public CudaKernel {
     const size_t bytes = static_cast<size_t>(n) * elem_bytes_;
     return make_prepared(node_, [bytes, constants = constants_](const LaunchContext& ctx, std::span<void* const> in,
                                                                 std::span<void* const> out) -> Status {
-      if (bytes) KILN_CUDA_TRY(cudaMemcpyAsync(out[0], constants->get(in, 0), bytes, cudaMemcpyDeviceToDevice, ctx.stream));
+      // The engine's memory plan may give a view's output its input's bytes: nothing to copy then.
+      const void* from = constants->get(in, 0);
+      if (bytes && out[0] != from)
+        KILN_CUDA_TRY(cudaMemcpyAsync(out[0], from, bytes, cudaMemcpyDeviceToDevice, ctx.stream));
       return {};
     });
   }

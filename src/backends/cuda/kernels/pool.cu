@@ -201,6 +201,33 @@ __global__ void global_pool_channels_last(const T* x, T* y, int64_t batch, int64
   }
 }
 
+// NHWC with few spatial positions (a classifier's 7x7): one thread per image and 16 bytes of channels, walking
+// the positions in order (the reference's summation order) with one vector load each.
+template <typename T, PoolKind kKind>
+__global__ void global_pool_channels_last_vec(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial) {
+  constexpr int kLanes = 16 / sizeof(T);
+  using P = Partial<kKind>;
+  const int64_t groups = channels / kLanes;
+  for (int64_t idx = global_thread(); idx < batch * groups; idx += grid_threads()) {
+    const int64_t n = idx / groups, group = idx % groups;
+    const T* base = x + n * spatial * channels + group * kLanes;
+    typename P::type acc[kLanes];
+#pragma unroll
+    for (int j = 0; j < kLanes; ++j) acc[j] = P::init();
+    for (int64_t s = 0; s < spatial; ++s) {
+      const uint4 raw = *reinterpret_cast<const uint4*>(base + s * channels);
+      const T* v = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+      for (int j = 0; j < kLanes; ++j) acc[j] = P::add(acc[j], to_float(v[j]));
+    }
+    uint4 out;
+    T* o = reinterpret_cast<T*>(&out);
+#pragma unroll
+    for (int j = 0; j < kLanes; ++j) o[j] = global_result<T, kKind>(acc[j], spatial);
+    *reinterpret_cast<uint4*>(y + n * channels + group * kLanes) = out;
+  }
+}
+
 // Max pooling in channels-last layout with each thread taking 16 bytes of consecutive channels (4 f32,
 // 8 f16, 16 i8 / u8): the same taps, order and comparison per channel as pool_kernel, one vector load per tap.
 // For channels a multiple of the lane count and 16-byte aligned buffers (run_pool checks).
@@ -286,7 +313,13 @@ cudaError_t run_global(const void* xv, void* yv, int64_t batch, int64_t channels
   T* y = static_cast<T*>(yv);
   const int64_t planes = batch * channels;
   if (planes <= 0) return cudaSuccess;
-  if (channels_last) {
+  constexpr int kLanes = 16 / sizeof(T);
+  constexpr int64_t kFewPositions = 256;  // a thread walks them all: the vector kernel only for small maps
+  const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+  if (channels_last && channels % kLanes == 0 && spatial <= kFewPositions && aligned) {
+    global_pool_channels_last_vec<T, kKind><<<blocks_for(batch * channels / kLanes), kThreads, 0, stream>>>(
+        x, y, batch, channels, spatial);
+  } else if (channels_last) {
     const int64_t tiles = (channels + kChannelTile - 1) / kChannelTile;
     if (tiles > INT32_MAX) return cudaErrorInvalidValue;
     const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(batch < kMaxBlocks ? batch : kMaxBlocks));

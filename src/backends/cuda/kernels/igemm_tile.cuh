@@ -1,0 +1,151 @@
+// The block-level pieces shared by kiln's implicit-GEMM convolution kernels (few_channel_conv.cu,
+// int8_conv.cu): a block computes output tiles of kConvTilePixels pixels x 64 channels with 8 warps (4 along
+// the pixels, 32 each; 2 along the channels, 32 each), its A operand read from an input patch in shared memory
+// and its B operand from W rows in shared memory, both through ldmatrix.
+#pragma once
+
+#include "backends/cuda/kernels/conv_tiling.h"
+#include "backends/cuda/kernels/mma_util.cuh"
+
+namespace kiln::cuda::device {
+
+constexpr int kIgemmThreads = 256;
+constexpr int kIgemmTileN = 64;
+
+// The output tiles of `n` images: tile t's image and first output row and column.
+struct TileGrid {
+  int tiles_w = 0, tile_h = 1, tile_w = 1, log2_tile_w = 0;
+  int64_t tiles_per_image = 0, tiles = 0;
+
+  __device__ TileGrid(const launch::ConvTiling& t, int64_t n, int out_h, int out_w)
+      : tiles_w((out_w + t.tile_w - 1) >> t.log2_tile_w), tile_h(t.tile_h), tile_w(t.tile_w),
+        log2_tile_w(t.log2_tile_w) {
+    tiles_per_image = static_cast<int64_t>((out_h + t.tile_h - 1) / t.tile_h) * tiles_w;
+    tiles = n * tiles_per_image;
+  }
+  __device__ void origin(int64_t tile, int64_t& image, int& oh0, int& ow0) const {
+    image = tile / tiles_per_image;
+    const int rem = static_cast<int>(tile - image * tiles_per_image);
+    oh0 = rem / tiles_w * tile_h;
+    ow0 = rem % tiles_w * tile_w;
+  }
+  // Tile pixel `row` (th, tw in row-major order).
+  __device__ int row_h(int row) const { return row >> log2_tile_w; }
+  __device__ int row_w(int row) const { return row & (tile_w - 1); }
+};
+
+// Starts copying a tile's input patch (patch_h x patch_w pixels from (ih0, iw0) of `image`, kCpp chunks of each
+// pixel from byte `channel_offset` on; pixels `pixel_stride` bytes apart in X) into `patch`, zeros outside
+// the input. The caller commits.
+template <int kCpp>
+__device__ void copy_patch(uint4* patch, const char* x, int64_t image, int ih0, int iw0, const launch::ConvTiling& t,
+                           int h, int w, int pixel_stride, int channel_offset) {
+  const int tid = static_cast<int>(threadIdx.x);
+  for (int i = tid; i < t.patch_h * t.patch_w * kCpp; i += kIgemmThreads) {
+    const int p = i / kCpp, c = i % kCpp;
+    const int pr = p / t.patch_w, pc = p - pr * t.patch_w;
+    const int ih = ih0 + pr, iw = iw0 + pc;
+    const bool valid = ih >= 0 && ih < h && iw >= 0 && iw < w;
+    const char* src =
+        valid ? x + ((image * h + ih) * w + iw) * pixel_stride + channel_offset + c * kChunkBytes : x;
+    copy_16(shared_address(patch + patch_chunk<kCpp>(p, c)), src, valid);
+  }
+}
+
+// Starts copying 64 W rows of `row_chunks` chunks each (row r at `w` + (r * row_stride) chunks) into
+// `w_tile`, swizzled. The caller commits.
+__device__ inline void copy_w_rows(uint4* w_tile, const char* w, int row_chunks, int64_t row_stride) {
+  const int tid = static_cast<int>(threadIdx.x);
+  for (int i = tid; i < kIgemmTileN * row_chunks; i += kIgemmThreads) {
+    const int row = i / row_chunks, chunk = i % row_chunks;
+    copy_16(shared_address(w_tile + swizzled(row, chunk, row_chunks)), w + (row * row_stride + chunk) * kChunkBytes,
+            true);
+  }
+}
+
+// The warp's place in the block tile and the patch pixel under tap (0, 0) of this lane's two ldmatrix rows.
+struct WarpTile {
+  int warp_m = 0, warp_n = 0, lane = 0;
+  int a_pixel[2] = {0, 0};
+
+  __device__ WarpTile(const TileGrid& g, const launch::ConvTiling& t, int stride_h, int stride_w) {
+    const int warp = static_cast<int>(threadIdx.x) >> 5;
+    lane = static_cast<int>(threadIdx.x) & 31;
+    warp_m = (warp & 3) * 32;
+    warp_n = (warp >> 2) * 32;
+#pragma unroll
+    for (int mi = 0; mi < 2; ++mi) {
+      const int row = warp_m + mi * 16 + (lane & 15);
+      a_pixel[mi] = g.row_h(row) * stride_h * t.patch_w + g.row_w(row) * stride_w;
+    }
+  }
+
+  // One 32-byte k-step of the warp's 32 x 32 tile: A = the patch's chunk `a_chunk` of the pixels shifted by
+  // `tap_pixel` (lanes 16-31 pass the step's second chunk), B = W's chunks `b_chunk`, `b_chunk` + 1.
+  template <int kCpp, typename Acc, typename Mma>
+  __device__ void k_step(const uint4* patch, int tap_pixel, int a_chunk, const uint4* w_tile, int w_row_chunks,
+                         int b_chunk, Acc (&acc)[2][4][4], Mma mma) const {
+    uint32_t af[2][4], bf[4][2];
+#pragma unroll
+    for (int mi = 0; mi < 2; ++mi)  // matrices: pixels 0-7 / 8-15 at k bytes 0-15, then 16-31 (a0..a3)
+      ldmatrix_x4(shared_address(patch + patch_chunk<kCpp>(a_pixel[mi] + tap_pixel, a_chunk)), af[mi]);
+#pragma unroll
+    for (int nj = 0; nj < 2; ++nj) {
+      // Matrices: output channels 0-7 at k bytes 0-15 and 16-31, then channels 8-15 likewise (two B fragments).
+      const int row = warp_n + nj * 16 + (lane & 7) + ((lane >> 4) << 3);
+      uint32_t b[4];
+      ldmatrix_x4(shared_address(w_tile + swizzled(row, b_chunk + ((lane >> 3) & 1), w_row_chunks)), b);
+      bf[2 * nj][0] = b[0];
+      bf[2 * nj][1] = b[1];
+      bf[2 * nj + 1][0] = b[2];
+      bf[2 * nj + 1][1] = b[3];
+    }
+#pragma unroll
+    for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+      for (int ni = 0; ni < 4; ++ni) mma(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
+  }
+
+  // Calls f(row, col, v0, v1) for each pair of accumulator elements this lane holds: tile pixel `row`, output
+  // channels col and col + 1 of the block's 64.
+  template <typename Acc, typename F>
+  __device__ void for_each_pair(const Acc (&acc)[2][4][4], F f) const {
+    const int group = lane >> 2, pair = (lane & 3) * 2;
+#pragma unroll
+    for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+      for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+          f(warp_m + mi * 16 + group + h * 8, warp_n + ni * 8 + pair, acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]);
+  }
+};
+
+template <typename Acc>
+__device__ void zero(Acc (&acc)[2][4][4]) {
+#pragma unroll
+  for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[mi][ni][e] = 0;
+}
+
+// Stores the staged output tile (kConvTilePixels rows of `row_bytes`, `stride_bytes` apart) into NHWC Y of `k`
+// channels of `elem_bytes`, from channel n0, skipping pixels past the output's edge and channels past k.
+__device__ inline void store_staged(const char* staged, int stride_bytes, int row_bytes, char* y, const TileGrid& g,
+                                    int64_t image, int oh0, int ow0, int out_h, int out_w, int n0, int k,
+                                    int elem_bytes) {
+  const int row_chunks = row_bytes / kChunkBytes, channels_per_chunk = kChunkBytes / elem_bytes;
+  for (int i = static_cast<int>(threadIdx.x); i < launch::kConvTilePixels * row_chunks; i += kIgemmThreads) {
+    const int row = i / row_chunks, chunk = i % row_chunks;
+    const int oh = oh0 + g.row_h(row), ow = ow0 + g.row_w(row);
+    const int channel = n0 + chunk * channels_per_chunk;
+    if (oh >= out_h || ow >= out_w || channel >= k) continue;
+    const int64_t m = (image * out_h + oh) * out_w + ow;
+    *reinterpret_cast<uint4*>(y + (m * k + channel) * elem_bytes) =
+        *reinterpret_cast<const uint4*>(staged + row * stride_bytes + chunk * kChunkBytes);
+  }
+}
+
+}  // namespace kiln::cuda::device

@@ -1,0 +1,150 @@
+// kiln.QConv (kiln's symmetric int8) with a multiple of 64 input channels as kiln's own implicit GEMM
+// (int8_conv.cu): offered by make_qconv_kernel as a tactic ("cuda:int8_igemm") that competes with cuDNN's
+// int8 configs at build time. cuDNN 9's int8 engines run ResNet-50's layers on the H100 in about the time of
+// its f16 ones (docs/cuda_backend.md), so INT8 engines were no faster than FP16.
+//
+// Runs: NHWC, group 1, 2-D, a multiple of 64 input and 16 output channels, at most 3x3 taps, any strides,
+// pads and dilations whose input patch fits, the residual Z (of Y's shape), the activation folded into the
+// output range. Anything else gets no kernel (or, where only the shapes rule it out, is not offered at them).
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "backends/cuda/device_buffer.h"
+#include "backends/cuda/kernels/igemm_shapes.h"
+#include "backends/cuda/kernels/int8_conv.h"
+#include "backends/cuda/kernels/kernel_factories.h"
+#include "backends/cuda/kernels/kernel_util.h"
+#include "backends/cuda/kernels/quant_util.h"
+#include "ir/ops/layout_util.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+constexpr const char* kTactic = "cuda:int8_igemm";
+
+struct Int8ConvConstants {
+  DeviceBuffer w;     // i8 [round_up(K, 64)][C / slice][padded taps][slice]
+  DeviceBuffer mult;  // f32 [K]
+  DeviceBuffer bias;  // f32 [K] (B * mult), or empty
+};
+
+class Int8ConvKernel final : public CudaKernel {
+ public:
+  /// `base`: the requantization's scalars (lo, hi, z_mult); the rest is filled at prepare.
+  Int8ConvKernel(std::string name, ConvGeometry geo, launch::Int8ConvArgs base, bool has_z,
+                 std::shared_ptr<const Int8ConvConstants> c)
+      : name_(std::move(name)), geo_(std::move(geo)), base_(base), has_z_(has_z), constants_(std::move(c)) {}
+
+  std::string tactic() const override { return kTactic; }
+
+  Result<std::vector<std::string>> candidate_tactics(const LaunchContext&, std::span<const Dims> input_dims,
+                                                     std::span<const Dims> output_dims) const override {
+    auto args = args_for(input_dims, output_dims);
+    if (!args.ok()) return args.status();
+    return std::vector<std::string>{kTactic};
+  }
+
+  Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext&, std::span<const Dims> input_dims,
+                                                std::span<const Dims> output_dims) const override {
+    KILN_ASSIGN_OR_RETURN(launch::Int8ConvArgs a, args_for(input_dims, output_dims));
+    int blocks = 0;
+    KILN_CUDA_TRY(launch::prepare_int8_conv(&blocks));
+    return make_prepared(name_, [a, blocks, has_z = has_z_, constants = constants_](const LaunchContext& ctx,
+                                                                          std::span<void* const> inputs,
+                                                                          std::span<void* const> outputs) -> Status {
+      launch::Int8ConvArgs args = a;
+      args.x = inputs[kX];
+      args.z = has_z && inputs.size() > kZ ? inputs[kZ] : nullptr;
+      args.y = outputs[0];
+      if (!args.x || !args.y || (has_z && !args.z)) return Status::internal("a data pointer is null");
+      KILN_RETURN_IF_ERROR(check_aligned_16(kTactic, {args.x, args.y}));
+      KILN_CUDA_TRY(launch::launch_int8_conv(args, blocks, ctx.stream));
+      return {};
+    });
+  }
+
+ private:
+  Result<launch::Int8ConvArgs> args_for(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const {
+    KILN_ASSIGN_OR_RETURN(NhwcConvShape shape, nhwc_conv_shape(name_, kTactic, geo_, input_dims, output_dims));
+    if (has_z_ && (input_dims.size() <= kZ || input_dims[kZ] != output_dims[0]))
+      return named(name_, Status::unsupported(fmt::format("{}: Z must have Y's shape {}", kTactic,
+                                                          dims_to_string(output_dims[0]))));
+    launch::Int8ConvArgs a = base_;
+    a.w = constants_->w.get();
+    a.mult = static_cast<const float*>(constants_->mult.get());
+    a.bias = static_cast<const float*>(constants_->bias.get());
+    a.n = shape.n;
+    a.h = shape.h, a.w_extent = shape.w, a.c = shape.c, a.k = shape.k;
+    a.window = shape.window;
+    a.pad_h = shape.pad_h, a.pad_w = shape.pad_w;
+    if (!launch::int8_conv_supported(a))
+      return named(name_, Status::unsupported(fmt::format("{} does not run this convolution (X {}: channels, window "
+                                                          "or shared memory beyond its limits)", kTactic,
+                                                          dims_to_string(input_dims[0]))));
+    return a;
+  }
+
+  std::string name_;
+  ConvGeometry geo_;
+  launch::Int8ConvArgs base_;
+  bool has_z_;
+  std::shared_ptr<const Int8ConvConstants> constants_;
+};
+
+// W [K, C, kh, kw] as the kernel reads it: [round_up(K, 64)][C / slice][padded taps][slice], zeros in the padding.
+Tensor packed_weights(const Tensor& w, int64_t slice) {
+  const int64_t k = w.dim(0), c = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+  const int64_t rows = (k + launch::kInt8ConvTileK - 1) / launch::kInt8ConvTileK * launch::kInt8ConvTileK;
+  const int64_t slices = c / slice;
+  const int64_t taps = launch::int8_conv_padded_taps(static_cast<int>(kh * kw), static_cast<int>(slice));
+  Tensor packed(DataType::kI8, {rows, slices, taps, slice});
+  std::memset(packed.raw(), 0, packed.byte_size());
+  const int8_t* src = w.data<int8_t>();
+  int8_t* dst = packed.data<int8_t>();
+  for (int64_t o = 0; o < k; ++o)
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t r = 0; r < kh; ++r)
+        for (int64_t s = 0; s < kw; ++s)
+          dst[((o * slices + ci / slice) * taps + r * kw + s) * slice + ci % slice] = src[((o * c + ci) * kh + r) * kw + s];
+  return packed;
+}
+
+}  // namespace
+
+KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions&) {
+  auto none = [] { return KernelResult(std::unique_ptr<CudaKernel>{}); };
+  KILN_ASSIGN_OR_RETURN(std::optional<SymmetricQConv> q, read_symmetric_qconv(node));
+  if (!q || node.attr_int("group", 1) != 1) return none();
+  const Tensor& w = *q->w;
+  if (w.dim(1) % launch::kInt8ConvSliceChannels != 0 || w.dim(0) % 16 != 0 ||
+      w.dim(2) * w.dim(3) > launch::kInt8ConvMaxTaps)
+    return none();
+  KILN_ASSIGN_OR_RETURN(bool nhwc, layout::is_nhwc(node));
+  if (!nhwc) return none();
+  auto geo = read_conv_geometry(node, w, /*nhwc=*/true);
+  if (!geo.ok()) return none();  // cuDNN's kernel reports the invalid model
+
+  // The slice depends on the window only (not on shapes): W is packed for it once.
+  launch::ConvWindow window;
+  window.kernel_h = static_cast<int32_t>(geo->window.kernel[0]), window.kernel_w = static_cast<int32_t>(geo->window.kernel[1]);
+  window.stride_h = static_cast<int32_t>(geo->window.strides[0]), window.stride_w = static_cast<int32_t>(geo->window.strides[1]);
+  launch::Int8ConvArgs base;
+  base.slice = launch::int8_conv_slice_channels(static_cast<int>(w.dim(1)), window);
+  auto constants = std::make_shared<Int8ConvConstants>();
+  const Tensor packed = packed_weights(w, base.slice);
+  KILN_ASSIGN_OR_RETURN(constants->w, DeviceBuffer::upload(packed.raw(), packed.byte_size()));
+  KILN_ASSIGN_OR_RETURN(constants->mult, DeviceBuffer::upload(q->mult.data(), q->mult.size() * sizeof(float)));
+  if (q->has_bias) {
+    KILN_ASSIGN_OR_RETURN(constants->bias,
+                          DeviceBuffer::upload(q->scaled_bias.data(), q->scaled_bias.size() * sizeof(float)));
+  }
+  base.lo = q->lo;
+  base.hi = q->hi;
+  base.z_mult = q->z_mult;
+  return std::unique_ptr<CudaKernel>(
+      new Int8ConvKernel(node.describe(), std::move(*geo), base, q->z != nullptr, std::move(constants)));
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,75 @@
+// Device helpers of kiln's tensor-core kernels (few_channel_conv.cu, int8_conv.cu): asynchronous 16-byte
+// copies into shared memory, ldmatrix, mma.sync, and the XOR swizzles that keep ldmatrix free of bank
+// conflicts. sm_80 and newer.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::cuda::device {
+
+constexpr int kChunkBytes = 16;  // one cp.async, one ldmatrix row
+
+__device__ __forceinline__ uint32_t shared_address(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// Chunk `chunk` of tile row `row` (`row_chunks` chunks per row, a multiple of 8): XOR-swizzled within groups
+// of 8 so that the 8 row addresses of one ldmatrix at the same logical chunk fall in 8 different bank groups.
+__device__ __forceinline__ int swizzled(int row, int chunk, int row_chunks) {
+  return row * row_chunks + (chunk ^ (row & 7));
+}
+
+// Chunk c of pixel p in an input patch of kChunksPerPixel (1, 2, 4, 8, 16) chunks per pixel: XOR-swizzled so that
+// ldmatrix's 8 row addresses (8 neighbouring pixels at the same chunk) fall in 8 different bank groups. With
+// one chunk per pixel, 8 neighbouring pixels are 128 contiguous bytes already.
+template <int kChunksPerPixel>
+__device__ __forceinline__ int patch_chunk(int p, int c) {
+  static_assert(kChunksPerPixel == 1 || kChunksPerPixel == 2 || kChunksPerPixel == 4 || kChunksPerPixel % 8 == 0,
+                "1, 2, 4 or a multiple of 8 chunks per pixel");
+  if constexpr (kChunksPerPixel == 1) return p;
+  else if constexpr (kChunksPerPixel == 2) return 2 * p + (c ^ ((p >> 2) & 1));
+  else if constexpr (kChunksPerPixel == 4) return 4 * p + (c ^ ((p >> 1) & 3));
+  else return kChunksPerPixel * p + (c ^ (p & 7));  // pixels 128 bytes or more apart: spread within 8 chunks
+}
+
+// 16 bytes global -> shared, asynchronously; zeros when !valid (src is then not read).
+__device__ __forceinline__ void copy_16(uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void copy_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+// Waits until at most `kPending` of this thread's commit groups are still in flight.
+template <int kPending>
+__device__ __forceinline__ void copy_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t address, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+}
+
+// d += a * b: 16 x 8 x 16 f16 with f32 accumulation.
+__device__ __forceinline__ void mma_f16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// d += a * b: 16 x 8 x 32 int8 with int32 accumulation.
+__device__ __forceinline__ void mma_s8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// kiln.QConv's requantization (qconv_kernels.cu): rint(t) clamped to [lo, hi], half to even.
+__device__ __forceinline__ int8_t requantize(float t, float lo, float hi) {
+  return static_cast<int8_t>(fminf(fmaxf(rintf(t), lo), hi));
+}
+
+}  // namespace kiln::cuda::device
