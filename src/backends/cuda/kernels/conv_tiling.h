@@ -54,6 +54,15 @@ inline ConvTiling conv_tiling(const ConvWindow& w, int pixel_bytes, int max_patc
   return best;
 }
 
+/// The output tiles of `n` images.
+inline int64_t conv_tile_count(const ConvWindow& w, const ConvTiling& t, int64_t n) {
+  return n * ((w.out_h + t.tile_h - 1) / t.tile_h) * ((w.out_w + t.tile_w - 1) / t.tile_w);
+}
+
+/// Whether the kernels' 32-bit tile indices (igemm_tile.cuh's TileGrid) cover `tiles` tiles (with a launch's
+/// worth of blocks past the last one).
+inline bool conv_tile_count_fits(int64_t tiles) { return tiles >= 0 && tiles <= (int64_t{1} << 30); }
+
 /// Whether the window's extents are positive (strides and dilations at least 1).
 inline bool valid_window(const ConvWindow& w) {
   return w.kernel_h >= 1 && w.kernel_w >= 1 && w.stride_h >= 1 && w.stride_w >= 1 && w.dilation_h >= 1 &&

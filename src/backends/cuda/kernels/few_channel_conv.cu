@@ -91,7 +91,7 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
   const device::WarpTile warp(grid, t, a.stride_h, a.stride_w);
   const int k_steps = (taps * kCpp + 1) / 2;
   // Starts copying tile `tile`'s input patch into `patch` (the caller commits the group).
-  auto copy_patch = [&](int64_t tile, uint4* patch) {
+  auto copy_patch = [&](int tile, uint4* patch) {
     int64_t image = 0;
     int oh0 = 0, ow0 = 0;
     grid.origin(tile, image, oh0, ow0);
@@ -101,10 +101,10 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
 
   // Double-buffered: the next tile's patch is copied while this one's is computed.
   int buffer = 0;
-  if (static_cast<int64_t>(blockIdx.x) < grid.tiles) copy_patch(blockIdx.x, patches);
+  if (static_cast<int>(blockIdx.x) < grid.tiles) copy_patch(static_cast<int>(blockIdx.x), patches);
   copy_commit();
-  for (int64_t tile = blockIdx.x; tile < grid.tiles; tile += gridDim.x) {
-    if (tile + gridDim.x < grid.tiles) copy_patch(tile + gridDim.x, patches + (buffer ^ 1) * patch_chunks);
+  for (int tile = static_cast<int>(blockIdx.x); tile < grid.tiles; tile += static_cast<int>(gridDim.x)) {
+    if (tile + static_cast<int>(gridDim.x) < grid.tiles) copy_patch(tile + static_cast<int>(gridDim.x), patches + (buffer ^ 1) * patch_chunks);
     copy_commit();
     copy_wait<1>();  // all but the copy just started: W and this tile's patch
     __syncthreads();
@@ -176,7 +176,7 @@ cudaError_t launch_few_channel_conv(const FewChannelConvArgs& a, int blocks, cud
   if (!few_channel_conv_supported(a) || blocks < 1) return cudaErrorInvalidValue;
   if (a.type == FewChannelConvType::kI8 && !a.mult) return cudaErrorInvalidValue;
   const ConvTiling t = few_channel_conv_tiling(a);
-  const int64_t tiles = a.n * ((a.out_h + t.tile_h - 1) / t.tile_h) * ((a.out_w + t.tile_w - 1) / t.tile_w);
+  const int64_t tiles = conv_tile_count(few_channel_conv_window(a), t, a.n);
   if (tiles <= 0) return cudaSuccess;
   const int taps = a.kernel_h * a.kernel_w, padded = few_channel_conv_padded_taps(a.type, taps);
   const dim3 grid(static_cast<unsigned>(tiles < blocks ? tiles : blocks),

@@ -63,7 +63,9 @@ inline bool few_channel_conv_supported(const FewChannelConvArgs& a) {
   if (!valid_window(few_channel_conv_window(a)) || taps > kFewChannelConvMaxTaps || a.k <= 0 ||
       a.k % channel_multiple != 0)
     return false;
-  return few_channel_conv_tiling(a).patch_bytes() <= kFewChannelConvMaxPatchBytes;
+  const ConvTiling t = few_channel_conv_tiling(a);
+  return t.patch_bytes() <= kFewChannelConvMaxPatchBytes &&
+         conv_tile_count_fits(conv_tile_count(few_channel_conv_window(a), t, a.n));
 }
 
 /// Allows the kernel the shared memory it needs on the current device and returns how many blocks to launch

@@ -12,22 +12,24 @@ namespace kiln::cuda::device {
 constexpr int kIgemmThreads = 256;
 constexpr int kIgemmTileN = 64;
 
-// The output tiles of `n` images: tile t's image and first output row and column.
+// The output tiles of `n` images: tile t's image and first output row and column. Tiles are indexed with 32-bit
+// integers (the launchers refuse more than conv_tile_count_fits allows): 64-bit division is a long subroutine.
 struct TileGrid {
   int tiles_w = 0, tile_h = 1, tile_w = 1, log2_tile_w = 0;
-  int64_t tiles_per_image = 0, tiles = 0;
+  int tiles_per_image = 0, tiles = 0;
 
   __device__ TileGrid(const launch::ConvTiling& t, int64_t n, int out_h, int out_w)
       : tiles_w((out_w + t.tile_w - 1) >> t.log2_tile_w), tile_h(t.tile_h), tile_w(t.tile_w),
         log2_tile_w(t.log2_tile_w) {
-    tiles_per_image = static_cast<int64_t>((out_h + t.tile_h - 1) / t.tile_h) * tiles_w;
-    tiles = n * tiles_per_image;
+    tiles_per_image = (out_h + t.tile_h - 1) / t.tile_h * tiles_w;
+    tiles = static_cast<int>(n) * tiles_per_image;
   }
-  __device__ void origin(int64_t tile, int64_t& image, int& oh0, int& ow0) const {
-    image = tile / tiles_per_image;
-    const int rem = static_cast<int>(tile - image * tiles_per_image);
+  __device__ void origin(int tile, int64_t& image, int& oh0, int& ow0) const {
+    const int im = tile / tiles_per_image;
+    const int rem = tile - im * tiles_per_image;
+    image = im;
     oh0 = rem / tiles_w * tile_h;
-    ow0 = rem % tiles_w * tile_w;
+    ow0 = (rem % tiles_w) << log2_tile_w;
   }
   // Tile pixel `row` (th, tw in row-major order).
   __device__ int row_h(int row) const { return row >> log2_tile_w; }
@@ -106,18 +108,27 @@ struct WarpTile {
       for (int ni = 0; ni < 4; ++ni) mma(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
   }
 
-  // Calls f(row, col, v0, v1) for each pair of accumulator elements this lane holds: tile pixel `row`, output
-  // channels col and col + 1 of the block's 64.
+  // The first of the two output channels (of the block's 64) this lane holds in accumulator column group ni.
+  __device__ int pair_col(int ni) const { return warp_n + ni * 8 + (lane & 3) * 2; }
+
+  // Calls f(ni, row, col, v0, v1) for each pair of accumulator elements this lane holds: tile pixel `row`,
+  // output channels col = pair_col(ni) and col + 1 of the block's 64.
   template <typename Acc, typename F>
-  __device__ void for_each_pair(const Acc (&acc)[2][4][4], F f) const {
-    const int group = lane >> 2, pair = (lane & 3) * 2;
+  __device__ void for_each_pair_of_group(const Acc (&acc)[2][4][4], F f) const {
+    const int group = lane >> 2;
 #pragma unroll
     for (int ni = 0; ni < 4; ++ni)
 #pragma unroll
       for (int mi = 0; mi < 2; ++mi)
 #pragma unroll
         for (int h = 0; h < 2; ++h)
-          f(warp_m + mi * 16 + group + h * 8, warp_n + ni * 8 + pair, acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]);
+          f(ni, warp_m + mi * 16 + group + h * 8, pair_col(ni), acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]);
+  }
+
+  // Calls f(row, col, v0, v1) for each pair, as for_each_pair_of_group.
+  template <typename Acc, typename F>
+  __device__ void for_each_pair(const Acc (&acc)[2][4][4], F f) const {
+    for_each_pair_of_group(acc, [&](int, int row, int col, Acc v0, Acc v1) { f(row, col, v0, v1); });
   }
 };
 

@@ -4,7 +4,9 @@
 // for them (64 output channels x taps x 64 bytes), and eight warps of mma.sync m16n8k32 (int8, int32
 // accumulation), each owning 32 pixels x 32 channels, take two k-steps per window tap, their A fragments
 // read by ldmatrix straight from the patch (no im2col). After the last slice the epilogue requantizes as
-// kiln.QConv does (acc * mult + bias + z * z_mult, rint, clamp) through shared memory into 16-byte stores.
+// kiln.QConv does (acc * mult + bias + z * z_mult, rint, clamp) through shared memory into 16-byte stores: each
+// lane keeps its 8 channels' multipliers and biases in registers, and the residual's tile is copied (cp.async,
+// 16 bytes a copy, issued with the step) into the staging area the output is then written over.
 #include "backends/cuda/kernels/int8_conv.h"
 
 #include "backends/cuda/kernels/igemm_tile.cuh"
@@ -40,6 +42,20 @@ __host__ __device__ inline Layout layout_of(int chunks_per_pixel, int padded_tap
   return l;
 }
 
+// Starts copying the residual Z's part of a tile (its kTileM pixels x the block's 64 channels from n0) into the
+// staging area's rows; zeros for pixels past the output's edge and channels past k. The caller commits.
+__device__ void copy_residual(char* staged, const int8_t* z, const device::TileGrid& g, int64_t image, int oh0,
+                              int ow0, int out_h, int out_w, int n0, int k) {
+  constexpr int kRowChunks = kTileN / kChunkBytes;
+  for (int i = static_cast<int>(threadIdx.x); i < kTileM * kRowChunks; i += kBlockThreads) {
+    const int row = i / kRowChunks, chunk = i % kRowChunks;
+    const int oh = oh0 + g.row_h(row), ow = ow0 + g.row_w(row), channel = n0 + chunk * kChunkBytes;
+    const bool valid = oh < out_h && ow < out_w && channel < k;
+    const int8_t* src = valid ? z + ((image * out_h + oh) * out_w + ow) * k + channel : z;
+    device::copy_16(device::shared_address(staged + row * kOutStrideBytes + chunk * kChunkBytes), src, valid);
+  }
+}
+
 // kChunksPerPixel: a channel slice of one pixel in 16-byte chunks (4, 8 or 16: 64, 128 or 256 channels).
 template <int kChunksPerPixel>
 __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
@@ -60,38 +76,61 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
 
   const device::TileGrid grid(t, a.n, win.out_h, win.out_w);
   const device::WarpTile warp(grid, t, win.stride_h, win.stride_w);
-  const int64_t block_tiles =
-      grid.tiles > static_cast<int64_t>(blockIdx.x) ? (grid.tiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
-  const int64_t steps = block_tiles * slices;  // (tile, slice) pairs of this block, slices innermost
-  auto tile_of = [&](int64_t step) { return static_cast<int64_t>(blockIdx.x) + step / slices * gridDim.x; };
 
-  // Starts copying step `step`'s W slice and input patch into stage `buffer` (the caller commits).
-  auto copy_step = [&](int64_t step, int buffer) {
-    const int slice = static_cast<int>(step % slices);
+  // The block's (tile, slice) steps, slices innermost; `index` counts them.
+  struct Step {
+    int tile, slice, index;
+  };
+  auto next_of = [&](const Step& s) {
+    return s.slice + 1 < slices ? Step{s.tile, s.slice + 1, s.index + 1}
+                                : Step{s.tile + static_cast<int>(gridDim.x), 0, s.index + 1};
+  };
+
+  // Starts copying step `s`'s W slice and input patch into stage `buffer` (the caller commits).
+  auto copy_step = [&](const Step& s, int buffer) {
     // W row n of slice s: chunks ((n * slices + s) * w_row_chunks) on. Stage b serves steps of parity b: with
     // one or two slices it always holds the same slice, copied once.
-    if (slices > 2 || step < 2)
+    if (slices > 2 || s.index < 2)
       device::copy_w_rows(w_stage(buffer),
-                          w + (static_cast<int64_t>(n0) * slices + slice) * l.w_row_chunks * kChunkBytes,
+                          w + (static_cast<int64_t>(n0) * slices + s.slice) * l.w_row_chunks * kChunkBytes,
                           l.w_row_chunks, static_cast<int64_t>(slices) * l.w_row_chunks);
     int64_t image = 0;
     int oh0 = 0, ow0 = 0;
-    grid.origin(tile_of(step), image, oh0, ow0);
+    grid.origin(s.tile, image, oh0, ow0);
     device::copy_patch<kChunksPerPixel>(patch_stage(buffer), x, image, oh0 * win.stride_h - a.pad_h,
                                         ow0 * win.stride_w - a.pad_w, t, a.h, a.w_extent, a.c,
-                                        slice * a.slice);
+                                        s.slice * a.slice);
   };
 
+  // This lane's requantization multipliers and biases: its accumulator pairs cover 8 of the block's channels.
+  float2 mult[4], bias[4];
+#pragma unroll
+  for (int ni = 0; ni < 4; ++ni) {
+    const int channel = n0 + warp.pair_col(ni);
+    const bool valid = channel < a.k;  // k is even: channel + 1 then too
+    mult[ni] = valid ? make_float2(a.mult[channel], a.mult[channel + 1]) : make_float2(0.0f, 0.0f);
+    bias[ni] = valid && a.bias ? make_float2(a.bias[channel], a.bias[channel + 1]) : make_float2(0.0f, 0.0f);
+  }
+
+  // Commit groups per step, in order: the residual of the step's tile (on its last slice; else empty), the next
+  // step's slice. So this step's slice is complete when at most 2 groups are pending, its residual at 1.
   int acc[2][4][4];
-  if (steps > 0) copy_step(0, 0);
+  const Step first{static_cast<int>(blockIdx.x), 0, 0};
+  if (first.tile < grid.tiles) copy_step(first, 0);
   copy_commit();
-  for (int64_t step = 0; step < steps; ++step) {
-    const int buffer = static_cast<int>(step & 1);
-    if (step + 1 < steps) copy_step(step + 1, buffer ^ 1);
+  for (Step step = first; step.tile < grid.tiles; step = next_of(step)) {
+    const int buffer = step.index & 1, slice = step.slice;
+    const bool last_slice = slice == slices - 1;
+    int64_t image = 0;
+    int oh0 = 0, ow0 = 0;
+    grid.origin(step.tile, image, oh0, ow0);
+    if (z && last_slice) copy_residual(staged, z, grid, image, oh0, ow0, win.out_h, win.out_w, n0, a.k);
     copy_commit();
-    copy_wait<1>();  // all but the copy just started: this step's slice
+    const Step next = next_of(step);
+    if (next.tile < grid.tiles) copy_step(next, buffer ^ 1);
+    copy_commit();
+    copy_wait<2>();
     __syncthreads();
-    const int slice = static_cast<int>(step % slices);
     if (slice == 0) device::zero(acc);
     for (int tap = 0; tap < taps; ++tap) {
       const int r = tap / win.kernel_w, s = tap - r * win.kernel_w;
@@ -102,25 +141,23 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
                                      l.w_row_chunks, tap * kChunksPerPixel + half * 2, acc, device::mma_s8);
     }
 
-    if (slice == slices - 1) {
-      int64_t image = 0;
-      int oh0 = 0, ow0 = 0;
-      grid.origin(tile_of(step), image, oh0, ow0);
-      warp.for_each_pair(acc, [&](int row, int col, int v0, int v1) {
-        const int channel = n0 + col;  // and channel + 1 (k is even)
-        const int oh = oh0 + grid.row_h(row), ow = ow0 + grid.row_w(row);
-        if (channel >= a.k || oh >= win.out_h || ow >= win.out_w) return;  // not stored
-        float t0 = __fadd_rn(__fmul_rn(static_cast<float>(v0), a.mult[channel]), a.bias ? a.bias[channel] : 0.0f);
-        float t1 =
-            __fadd_rn(__fmul_rn(static_cast<float>(v1), a.mult[channel + 1]), a.bias ? a.bias[channel + 1] : 0.0f);
+    if (last_slice) {
+      if (z) {
+        copy_wait<1>();  // the residual, copied by every thread
+        __syncthreads();
+      }
+      // Requantized in place of the staged residual (each pair read and written by the same lane); pixels and
+      // channels past the output's edge are computed on zeros and not stored.
+      warp.for_each_pair_of_group(acc, [&](int ni, int row, int col, int v0, int v1) {
+        char2* out = reinterpret_cast<char2*>(staged + row * kOutStrideBytes + col);
+        float t0 = __fadd_rn(__fmul_rn(static_cast<float>(v0), mult[ni].x), bias[ni].x);
+        float t1 = __fadd_rn(__fmul_rn(static_cast<float>(v1), mult[ni].y), bias[ni].y);
         if (z) {
-          const int64_t at = ((image * win.out_h + oh) * win.out_w + ow) * a.k + channel;
-          t0 = __fadd_rn(t0, __fmul_rn(static_cast<float>(z[at]), a.z_mult));
-          t1 = __fadd_rn(t1, __fmul_rn(static_cast<float>(z[at + 1]), a.z_mult));
+          const char2 r = *out;
+          t0 = __fadd_rn(t0, __fmul_rn(static_cast<float>(r.x), a.z_mult));
+          t1 = __fadd_rn(t1, __fmul_rn(static_cast<float>(r.y), a.z_mult));
         }
-        char* out = staged + row * kOutStrideBytes + col;
-        out[0] = static_cast<char>(device::requantize(t0, a.lo, a.hi));
-        out[1] = static_cast<char>(device::requantize(t1, a.lo, a.hi));
+        *out = make_char2(device::requantize(t0, a.lo, a.hi), device::requantize(t1, a.lo, a.hi));
       });
       __syncthreads();
       device::store_staged(staged, kOutStrideBytes, kTileN, static_cast<char*>(a.y), grid, image, oh0, ow0, win.out_h,
@@ -164,7 +201,8 @@ bool int8_conv_supported(const Int8ConvArgs& a) {
   if (!valid_window(a.window) || taps > kInt8ConvMaxTaps || a.c <= 0 || a.k <= 0 || a.k % kChunkBytes != 0)
     return false;
   if (a.slice != int8_conv_slice_channels(a.c, a.window) || a.c % a.slice != 0) return false;
-  return int8_conv_shared_bytes(a) <= static_cast<size_t>(kInt8ConvMaxSharedBytes);
+  return int8_conv_shared_bytes(a) <= static_cast<size_t>(kInt8ConvMaxSharedBytes) &&
+         conv_tile_count_fits(conv_tile_count(a.window, int8_conv_tiling(a), a.n));
 }
 
 cudaError_t prepare_int8_conv(int* blocks) {
@@ -182,8 +220,7 @@ cudaError_t prepare_int8_conv(int* blocks) {
 cudaError_t launch_int8_conv(const Int8ConvArgs& a, int blocks, cudaStream_t stream) {
   if (!int8_conv_supported(a) || blocks < 1 || !a.mult) return cudaErrorInvalidValue;
   const ConvTiling t = int8_conv_tiling(a);
-  const int64_t tiles = a.n * ((a.window.out_h + t.tile_h - 1) / t.tile_h) *
-                        ((a.window.out_w + t.tile_w - 1) / t.tile_w);
+  const int64_t tiles = conv_tile_count(a.window, t, a.n);
   if (tiles <= 0) return cudaSuccess;
   const int taps = a.window.kernel_h * a.window.kernel_w, padded = padded_taps_of(a);
   const dim3 grid(static_cast<unsigned>(tiles < blocks ? tiles : blocks),
