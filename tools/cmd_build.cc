@@ -33,6 +33,7 @@ struct BuildArgs {
   bool fp16_io = false;
   std::string timing_cache;
   bool no_tactic_timing = false;
+  std::vector<std::string> tactic_sources;
   int threads = 0;
   BuildOptions::Int8 int8;
   std::string keep_fp32;
@@ -83,6 +84,7 @@ Status run_build(const BuildArgs& args) {
   base.stem_space_to_depth = !args.no_stem_space_to_depth;
   base.timing_cache = args.timing_cache;
   base.time_tactics = !args.no_tactic_timing;
+  base.tactic_sources = args.tactic_sources;
   if (args.threads < 0) return Status::invalid_argument(fmt::format("--threads must be positive, got {}", args.threads));
   if (args.threads > 0) set_cpu_threads(args.threads);
   KILN_ASSIGN_OR_RETURN(base.input_profiles, parse_shape_profiles(args.min_shapes, args.opt_shapes, args.max_shapes));
@@ -154,6 +156,9 @@ void add_build_command(CLI::App& app, int& exit_code) {
                 "cuda: run nodes without a CUDA kernel on the CPU (copies per node, no CUDA graph)");
   cmd->add_flag("--no-stem-space-to-depth", args->no_stem_space_to_depth,
                 "cuda: keep a few-channel stride-2 stem convolution as it is (default: space-to-depth + stride 1)");
+  cmd->add_option("--tactic-sources", args->tactic_sources,
+                  "cuda: tactic sources to choose among, comma-separated: cudnn, cublaslt, kiln (default: all)")
+      ->delimiter(',');
   cmd->add_flag("--all", args->all, "Build every precision this build can make")->excludes(precision);
   cmd->add_option("-o,--output-dir", args->output_dir, "Folder for the engines")->capture_default_str();
   cmd->add_option("--batch", args->batch, "Batch range MIN:OPT:MAX (default 1:16:32 when the batch is dynamic)");

@@ -84,6 +84,9 @@ struct BuildOptions {
   /// CUDA only: run a stem convolution (<= 4 input channels, stride 2) as a space-to-depth and a stride-1
   /// convolution with 4x the channels, which tensor cores run fast (src/passes/layout/stem_space_to_depth.h).
   bool stem_space_to_depth = true;
+  /// CUDA only: the tactic sources timing may choose among: "cudnn" (engine configs), "cublaslt" (algorithms),
+  /// "kiln" (kiln's own kernels); empty: all. A node with no candidate from them keeps its kernel's default.
+  std::vector<std::string> tactic_sources;
   /// Tactic timings from earlier builds, keyed by CPU model and library versions: read when it exists,
   /// updated after the build (TensorRT's timing cache). Empty: time every candidate.
   std::string timing_cache;

@@ -24,6 +24,7 @@
 #include "builder/calibrate.h"
 #include "builder/cpu_tactics.h"
 #include "builder/cuda_tactics.h"
+#include "builder/tactic_sources.h"
 #include "builder/fp16_weight_storage.h"
 #include "passes/precision/convert_to_fp16.h"
 #include "passes/precision/fold_qdq.h"
@@ -170,8 +171,12 @@ Status check_backend_options(const BuildOptions& options) {
     if (!options.stem_space_to_depth)
       return Status::invalid_argument("--no-stem-space-to-depth is for GPU engines (--device cuda); CPU builds keep "
                                       "the stem convolution as it is");
+    if (!options.tactic_sources.empty())
+      return Status::invalid_argument("--tactic-sources is for GPU engines (--device cuda); CPU builds choose among "
+                                      "oneDNN's implementations and kiln's own kernels");
     return {};
   }
+  KILN_RETURN_IF_ERROR(tactic_source_prefixes(options.tactic_sources).status());
 #ifdef KILN_HAVE_CUDA
   Status gpu = cuda::cuda_device_available();
   if (!gpu.ok())
@@ -243,6 +248,7 @@ Result<nlohmann::json> choose_gpu_kernels(Graph& graph, const std::map<std::stri
   tactic_options.allow_tf32 = options.precision == Precision::kTF32;
   tactic_options.allow_cpu_fallback = options.allow_cpu_fallback;
   tactic_options.workspace_limit = options.workspace_bytes;
+  KILN_ASSIGN_OR_RETURN(tactic_options.tactic_prefixes, tactic_source_prefixes(options.tactic_sources));
   CudaTacticReport tactics;
   KILN_RETURN_IF_ERROR(choose_cuda_tactics(graph, opt_value_dims, tactic_options, &kernels, &tactics));
   log.push_back(tactics.to_string());

@@ -14,6 +14,7 @@
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/launch_handles.h"
 #include "backends/ref/kernel.h"
+#include "builder/tactic_sources.h"
 #include "builder/timing_cache.h"
 #include "core/float16.h"
 
@@ -165,9 +166,14 @@ Result<double> time_tactic(const Node& node, const std::string& tactic, bool all
 }  // namespace
 
 std::string CudaTacticReport::to_string() const {
-  return fmt::format("cuda kernels: {} nodes on the GPU, {} on the host; tactics: {} nodes with a choice, {} timed, {} "
-                     "from the timing cache ({:.2f} s, {:.2f} s of it building plans)", nodes_on_gpu, nodes_on_host,
-                     nodes_with_choice, timed, from_cache, seconds, planning_seconds);
+  std::string s = fmt::format("cuda kernels: {} nodes on the GPU, {} on the host; tactics: {} nodes with a choice, {} "
+                              "timed, {} from the timing cache ({:.2f} s, {:.2f} s of it building plans)",
+                              nodes_on_gpu, nodes_on_host, nodes_with_choice, timed, from_cache, seconds,
+                              planning_seconds);
+  if (nodes_outside_sources > 0)
+    s += fmt::format("; {} node(s) kept their kernel's default: no candidate from --tactic-sources",
+                     nodes_outside_sources);
+  return s;
 }
 
 Result<nlohmann::json> cuda_backend_metadata() {
@@ -222,7 +228,8 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
         r.planning_seconds += seconds_since(listing_start);
         listed = offered_by_signature.emplace(listing_key, std::move(ids)).first;
       }
-      const std::vector<std::string>& offered = listed->second;
+      const std::vector<std::string> offered = tactics_from_sources(listed->second, options.tactic_prefixes);
+      if (offered.empty() && !listed->second.empty()) ++r.nodes_outside_sources;
       if (!offered.empty()) {
         ++r.nodes_with_choice;
         nlohmann::json& times = entries[signature];

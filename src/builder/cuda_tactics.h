@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/shape.h"
 #include "ir/graph.h"
@@ -22,11 +23,15 @@ struct CudaTacticOptions {
   bool allow_tf32 = false;
   bool allow_cpu_fallback = false;
   uint64_t workspace_limit = uint64_t{1} << 30;
+  /// Only candidates whose ids start with one of these (tactic_sources.h); empty: all.
+  std::vector<std::string> tactic_prefixes;
 };
 
 struct CudaTacticReport {
   size_t nodes_on_gpu = 0, nodes_on_host = 0;
   size_t nodes_with_choice = 0, timed = 0, from_cache = 0;
+  /// Nodes whose candidates all came from sources --tactic-sources leaves out (they keep the default).
+  size_t nodes_outside_sources = 0;
   double seconds = 0;
   /// Of `seconds`: listing candidates (cuDNN finalizes each plan it offers) and creating the timed kernels
   /// (their plans again), as opposed to running them; runtime-compiled cuDNN engines make this the larger part.

@@ -46,6 +46,10 @@ if [ -f "$model" ]; then
   expect_error "--allow-cpu-fallback is for GPU engines" "$kiln" build "$model" --allow-cpu-fallback -o "$tmp"
   expect_error "--no-stem-space-to-depth is for GPU engines" "$kiln" build "$model" --no-stem-space-to-depth -o "$tmp"
   expect_error "--device" "$kiln" build "$model" --device metal -o "$tmp"
+  expect_error "--tactic-sources is for GPU engines" "$kiln" build "$model" --tactic-sources kiln -o "$tmp"
+  # Checked before the GPU is looked for: a bad source is named on any machine.
+  expect_error "unknown source 'tensorrt' (expected cudnn, cublaslt or kiln" "$kiln" build "$model" --device cuda \
+    --tactic-sources cudnn,tensorrt -o "$tmp"
   if [ ! -e /dev/nvidia0 ]; then
     out=$("$kiln" build "$model" --device cuda -o "$tmp/gpu" 2>&1)
     rc=$?
