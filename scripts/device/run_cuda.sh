@@ -3,6 +3,7 @@
 #   scripts/device/run_cuda.sh tests   # the CUDA tests (ctest -L cuda's binary) on the GPU
 #   scripts/device/run_cuda.sh bench   # ResNet-50 / MobileNetV2: GPU engines built, benchmarked beside PyTorch
 #   scripts/device/run_cuda.sh all     # both
+#   scripts/device/run_cuda.sh kernels # kiln's own kernels inside ResNet-50 INT8: per-layer profile and ncu
 # bench takes BENCH_MODELS, BENCH_PRECISIONS, BENCH_BATCHES, BENCH_SECONDS, BENCH_PROFILE, BENCH_LATENCY,
 # BENCH_INT8_MODELS, CALIB_SAMPLES, SKIP_TORCH and TORCH_FIRST (see below).
 # Results go to $OUT (the device tool's folder that comes back): cuda_tests.log, cuda_tests.json and
@@ -68,4 +69,31 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
   fi
   [ -z "${SKIP_TORCH:-}" ] && [ -z "${TORCH_FIRST:-}" ] && run_torch
   tar -C "$B" -czf "$OUT/bench.tar.gz" results
+fi
+
+# kiln's own kernels measured in place: a ResNet-50 INT8 engine built with --tactic-sources kiln (kiln's kernels
+# wherever they apply, cuDNN's elsewhere), its per-layer profile at KERNELS_BATCH (32), and Nsight Compute on the
+# first NCU_LAUNCHES (6: layer1.0's four convolutions, layer1.1's first two) launches of NCU_KERNEL
+# (int8_conv_kernel): throughput against the ceilings, memory, warp stalls, occupancy. --clock-control none:
+# the device notes ask to leave the clocks alone. Results in $OUT/kernels.tar.gz.
+if [ "$MODE" = kernels ]; then
+  B=/tmp/kiln-kernels
+  rm -rf "$B" && mkdir -p "$B/models" "$B/engines" "$B/results"
+  python3 "$ROOT/bench/export_models.py" --out "$B/models" resnet50 > "$B/results/export.log" 2>&1
+  "$KILN" build "$B/models/resnet50.onnx" --device cuda --precision int8 --batch 1:32:128 --tactic-sources kiln \
+    --calib-data "$K/pkg/images" --preprocess imagenet --calib-samples "${CALIB_SAMPLES:-32}" -o "$B/engines" \
+    > "$B/results/build_resnet50_int8_kiln.log" 2>&1
+  echo "build: $(grep -h "cuda kernels" "$B/results/build_resnet50_int8_kiln.log")"
+  E="$B/engines/resnet50_int8.kiln"
+  "$KILN" bench "$E" --device cuda --batch "${KERNELS_BATCH:-32}" --duration 1 --profile \
+    > "$B/results/bench_resnet50_int8_kiln.log" 2>&1
+  grep -E "int8_igemm|few_channel|GPU phases" -A0 "$B/results/bench_resnet50_int8_kiln.log" | head -40
+  tar -C "$B" -czf "$OUT/kernels.tar.gz" results
+  timeout "${NCU_SECONDS:-180}" ncu --clock-control none --kernel-name "regex:${NCU_KERNEL:-int8_conv_kernel}" \
+    --launch-count "${NCU_LAUNCHES:-6}" --section SpeedOfLight --section MemoryWorkloadAnalysis \
+    --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy --section LaunchStats \
+    "$KILN" bench "$E" --device cuda --batch "${KERNELS_BATCH:-32}" --duration 0.2 > "$B/results/ncu.txt" 2>&1
+  echo "ncu exit $?"
+  grep -E "int8_conv_kernel|Duration|Throughput|Registers|Achieved Occupancy|Stall" "$B/results/ncu.txt" | head -80
+  tar -C "$B" -czf "$OUT/kernels.tar.gz" results
 fi
