@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "backends/cpu/cpu_backend.h"
+#include "passes/layout/channels_last.h"
 #include "quant/tensor_observer.h"
 #include "runtime/graph_runner.h"
 
@@ -74,6 +75,22 @@ Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::st
   std::map<std::string, AbsHistogram> histograms;
   for (auto& [name, obs] : observers) histograms[name] = obs.histogram();
   return make_calibration_table(histograms, options.calibrator);
+}
+
+Result<CalibrationTable> calibrate_channels_last(const Graph& nhwc, const std::vector<std::string>& tensors,
+                                                 CalibrationSource& source, const CalibrateOptions& options) {
+  std::vector<std::string> observed;
+  std::map<std::string, std::string> given_name;
+  for (const std::string& name : tensors) {
+    const std::string twin = channels_last_twin(name);
+    observed.push_back(nhwc.find_value(twin) ? twin : name);
+    given_name[observed.back()] = name;
+  }
+  KILN_ASSIGN_OR_RETURN(CalibrationTable by_observed, calibrate(nhwc, observed, source, options));
+  CalibrationTable table;
+  table.algorithm = by_observed.algorithm;
+  for (const auto& [name, scale] : by_observed.scales) table.scales[given_name.at(name)] = scale;
+  return table;
 }
 
 }  // namespace kiln

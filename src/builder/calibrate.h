@@ -36,4 +36,10 @@ struct CalibrateOptions {
 Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::string>& tensors,
                                    CalibrationSource& source, const CalibrateOptions& options);
 
+/// calibrate() on `nhwc`, the graph that names `tensors` after convert_to_channels_last: a tensor is observed
+/// as its channels-last twin where `nhwc` has one (the same values in NHWC: per-tensor statistics do not see
+/// the layout), and the table keeps the names given.
+Result<CalibrationTable> calibrate_channels_last(const Graph& nhwc, const std::vector<std::string>& tensors,
+                                                 CalibrationSource& source, const CalibrateOptions& options);
+
 }  // namespace kiln

@@ -37,6 +37,10 @@ struct ChannelsLastReport {
   std::string to_string() const;
 };
 
+/// The name of the NHWC twin the pass gives a rank-4 value it moves to channels-last (the same values,
+/// permuted); the original NCHW value stays only where something still reads it in NCHW.
+inline std::string channels_last_twin(const std::string& name) { return name + "__nhwc"; }
+
 /// Converts the graph (topologically sorted, typed) to channels-last in place; `report` may be null.
 /// Errors only on a malformed graph.
 Status convert_to_channels_last(Graph& graph, ChannelsLastReport* report = nullptr);
