@@ -387,12 +387,11 @@ KernelResult make_conv_kernel(const Node& node, const KernelOptions& options) {
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
   std::unique_ptr<CudaKernel> kernel(new CudnnConvKernel(std::move(n), std::move(constants), tactic_id));
   // A 1x1 channels-last convolution is also a plain product: let cuBLASLt's algorithms compete.
-  KILN_ASSIGN_OR_RETURN(auto gemm, make_conv1x1_gemm_kernel(node, options));
-  if (gemm) kernel.reset(new TacticChoiceKernel(std::move(kernel), std::move(gemm), "cublaslt:", tactic_id));
+  KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_conv1x1_gemm_kernel(node, options),
+                                                 "cublaslt:", tactic_id));
   // A 16-channel f16 convolution (the space-to-depth stem) also has kiln's own implicit GEMM.
-  KILN_ASSIGN_OR_RETURN(auto few, make_few_channel_conv_kernel(node, options));
-  if (few) kernel.reset(new TacticChoiceKernel(std::move(kernel), std::move(few), "cuda:few_channel", tactic_id));
-  return kernel;
+  return with_alternative(std::move(kernel), make_few_channel_conv_kernel(node, options), "cuda:few_channel",
+                          tactic_id);
 }
 
 }  // namespace kiln::cuda

@@ -331,11 +331,9 @@ KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
   std::unique_ptr<CudaKernel> kernel(new CudnnQConvKernel(std::move(n), std::move(constants), tactic_id));
   // kiln's own implicit GEMMs compete: for 16 input channels (the space-to-depth stem) and for multiples of 64.
-  KILN_ASSIGN_OR_RETURN(auto few, make_few_channel_qconv_kernel(node, options));
-  if (few) kernel.reset(new TacticChoiceKernel(std::move(kernel), std::move(few), "cuda:few_channel", tactic_id));
-  KILN_ASSIGN_OR_RETURN(auto igemm, make_int8_conv_kernel(node, options));
-  if (igemm) kernel.reset(new TacticChoiceKernel(std::move(kernel), std::move(igemm), "cuda:int8_igemm", tactic_id));
-  return kernel;
+  KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_few_channel_qconv_kernel(node, options),
+                                                 "cuda:few_channel", tactic_id));
+  return with_alternative(std::move(kernel), make_int8_conv_kernel(node, options), "cuda:int8_igemm", tactic_id);
 }
 
 }  // namespace kiln::cuda

@@ -25,4 +25,13 @@ Result<std::vector<std::string>> TacticChoiceKernel::candidate_tactics(const Lau
   return ids;
 }
 
+Result<std::unique_ptr<CudaKernel>> with_alternative(std::unique_ptr<CudaKernel> kernel,
+                                                     Result<std::unique_ptr<CudaKernel>> alternative,
+                                                     std::string alternative_prefix, const std::string& configured) {
+  if (!alternative.ok()) return alternative.status();
+  if (!*alternative) return kernel;
+  return std::unique_ptr<CudaKernel>(
+      new TacticChoiceKernel(std::move(kernel), std::move(*alternative), std::move(alternative_prefix), configured));
+}
+
 }  // namespace kiln::cuda

@@ -33,4 +33,10 @@ class TacticChoiceKernel : public CudaKernel {
   bool use_alternative_ = false;
 };
 
+/// `kernel` with `alternative`'s tactics (ids starting with `alternative_prefix`) competing when `alternative`
+/// is a kernel; `kernel` alone when it is null; its error when it failed.
+Result<std::unique_ptr<CudaKernel>> with_alternative(std::unique_ptr<CudaKernel> kernel,
+                                                     Result<std::unique_ptr<CudaKernel>> alternative,
+                                                     std::string alternative_prefix, const std::string& configured);
+
 }  // namespace kiln::cuda

@@ -164,12 +164,7 @@ void launch(const FewChannelConvArgs& a, const ConvTiling& t, dim3 grid, int tap
 cudaError_t prepare_few_channel_conv(int* blocks) {
   cudaError_t e = allow_shared_memory<F16>();
   if (e == cudaSuccess) e = allow_shared_memory<I8>();
-  if (e != cudaSuccess) return e;
-  int device = 0, sms = 0;
-  if ((e = cudaGetDevice(&device)) != cudaSuccess) return e;
-  if ((e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess) return e;
-  *blocks = sms * kBlocksPerSm;
-  return cudaSuccess;
+  return e == cudaSuccess ? device::resident_blocks(kBlocksPerSm, blocks) : e;
 }
 
 cudaError_t launch_few_channel_conv(const FewChannelConvArgs& a, int blocks, cudaStream_t stream) {

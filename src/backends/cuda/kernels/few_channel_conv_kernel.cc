@@ -34,22 +34,12 @@ struct FewChannelConstants {
   DeviceBuffer mult;  // int8: f32 [K]
 };
 
-class FewChannelConvKernel final : public CudaKernel {
+class FewChannelConvKernel final : public OwnConvKernel<launch::FewChannelConvArgs> {
  public:
   /// `base`: the element type and the epilogue's parameters (relu; lo, hi), the rest is filled at prepare.
   FewChannelConvKernel(std::string name, ConvGeometry geo, launch::FewChannelConvArgs base,
                        std::shared_ptr<const FewChannelConstants> c)
-      : name_(std::move(name)), geo_(std::move(geo)), base_(base), constants_(std::move(c)) {}
-
-  std::string tactic() const override { return kTactic; }
-
-  // Offered where the kernel runs these shapes (its patch fits).
-  Result<std::vector<std::string>> candidate_tactics(const LaunchContext&, std::span<const Dims> input_dims,
-                                                     std::span<const Dims> output_dims) const override {
-    auto args = args_for(input_dims, output_dims);
-    if (!args.ok()) return args.status();
-    return std::vector<std::string>{kTactic};
-  }
+      : OwnConvKernel(kTactic), name_(std::move(name)), geo_(std::move(geo)), base_(base), constants_(std::move(c)) {}
 
   Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext&, std::span<const Dims> input_dims,
                                                 std::span<const Dims> output_dims) const override {
@@ -72,7 +62,8 @@ class FewChannelConvKernel final : public CudaKernel {
  private:
   // The launch arguments at these shapes (all but the data pointers); unsupported where the kernel does not run
   // them.
-  Result<launch::FewChannelConvArgs> args_for(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const {
+  Result<launch::FewChannelConvArgs> args_for(std::span<const Dims> input_dims,
+                                              std::span<const Dims> output_dims) const override {
     KILN_ASSIGN_OR_RETURN(NhwcConvShape shape, nhwc_conv_shape(name_, kTactic, geo_, input_dims, output_dims));
     if (shape.c != launch::kFewChannelConvChannels)
       return named(name_, Status::shape_mismatch(fmt::format("X {} does not have {} channels",

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 
+#include "backends/cuda/cuda_kernel.h"
 #include "backends/cuda/cudnn_conv_shapes.h"
 #include "backends/cuda/kernels/conv_tiling.h"
 #include "kiln/status.h"
@@ -25,6 +26,27 @@ struct NhwcConvShape {
 /// expected); extents beyond 32-bit indexing are unsupported by `tactic`.
 Result<NhwcConvShape> nhwc_conv_shape(const std::string& node, const char* tactic, const ConvGeometry& geo,
                                       std::span<const Dims> input_dims, std::span<const Dims> output_dims);
+
+/// Base of kiln's own convolution kernels (few_channel_conv_kernel.cc, int8_conv_kernel.cc): one tactic id,
+/// offered at the shapes whose launch arguments `args_for` accepts (elsewhere its error says why not).
+template <typename Args>
+class OwnConvKernel : public CudaKernel {
+ public:
+  explicit OwnConvKernel(const char* tactic) : tactic_(tactic) {}
+  std::string tactic() const override { return tactic_; }
+  Result<std::vector<std::string>> candidate_tactics(const LaunchContext&, std::span<const Dims> input_dims,
+                                                     std::span<const Dims> output_dims) const override {
+    KILN_RETURN_IF_ERROR(args_for(input_dims, output_dims).status());
+    return std::vector<std::string>{tactic_};
+  }
+
+ protected:
+  /// The launch arguments at these shapes, all but the data pointers.
+  virtual Result<Args> args_for(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const = 0;
+
+ private:
+  const char* tactic_;
+};
 
 /// An internal error naming `tactic` unless every non-null pointer is 16-byte aligned (cp.async and uint4
 /// stores): a misaligned tensor is refused, never misread.

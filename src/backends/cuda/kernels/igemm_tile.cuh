@@ -4,6 +4,8 @@
 // and its B operand from W rows in shared memory, both through ldmatrix.
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include "backends/cuda/kernels/conv_tiling.h"
 #include "backends/cuda/kernels/mma_util.cuh"
 
@@ -11,6 +13,15 @@ namespace kiln::cuda::device {
 
 constexpr int kIgemmThreads = 256;
 constexpr int kIgemmTileN = 64;
+
+// How many blocks the current device holds at once with `per_sm` on each multiprocessor (host code).
+inline cudaError_t resident_blocks(int per_sm, int* blocks) {
+  int device = 0, sms = 0;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (e == cudaSuccess) *blocks = sms * per_sm;
+  return e;
+}
 
 // The output tiles of `n` images: tile t's image and first output row and column. Tiles are indexed with 32-bit
 // integers (the launchers refuse more than conv_tile_count_fits allows): 64-bit division is a long subroutine.

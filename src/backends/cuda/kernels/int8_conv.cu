@@ -209,12 +209,7 @@ cudaError_t prepare_int8_conv(int* blocks) {
   cudaError_t e = allow_shared_memory<4>();
   if (e == cudaSuccess) e = allow_shared_memory<8>();
   if (e == cudaSuccess) e = allow_shared_memory<16>();
-  if (e != cudaSuccess) return e;
-  int device = 0, sms = 0;
-  if ((e = cudaGetDevice(&device)) != cudaSuccess) return e;
-  if ((e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess) return e;
-  *blocks = sms * kBlocksPerSm;
-  return cudaSuccess;
+  return e == cudaSuccess ? device::resident_blocks(kBlocksPerSm, blocks) : e;
 }
 
 cudaError_t launch_int8_conv(const Int8ConvArgs& a, int blocks, cudaStream_t stream) {

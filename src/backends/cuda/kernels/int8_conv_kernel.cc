@@ -47,21 +47,17 @@ void flatten_pointwise(launch::Int8ConvArgs& a) {
   a.window.out_w = a.w_extent;
 }
 
-class Int8ConvKernel final : public CudaKernel {
+class Int8ConvKernel final : public OwnConvKernel<launch::Int8ConvArgs> {
  public:
   /// `base`: the requantization's scalars (lo, hi, z_mult); the rest is filled at prepare.
   Int8ConvKernel(std::string name, ConvGeometry geo, launch::Int8ConvArgs base, bool has_z,
                  std::shared_ptr<const Int8ConvConstants> c)
-      : name_(std::move(name)), geo_(std::move(geo)), base_(base), has_z_(has_z), constants_(std::move(c)) {}
-
-  std::string tactic() const override { return kTactic; }
-
-  Result<std::vector<std::string>> candidate_tactics(const LaunchContext&, std::span<const Dims> input_dims,
-                                                     std::span<const Dims> output_dims) const override {
-    auto args = args_for(input_dims, output_dims);
-    if (!args.ok()) return args.status();
-    return std::vector<std::string>{kTactic};
-  }
+      : OwnConvKernel(kTactic),
+        name_(std::move(name)),
+        geo_(std::move(geo)),
+        base_(base),
+        has_z_(has_z),
+        constants_(std::move(c)) {}
 
   Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext&, std::span<const Dims> input_dims,
                                                 std::span<const Dims> output_dims) const override {
@@ -83,7 +79,8 @@ class Int8ConvKernel final : public CudaKernel {
   }
 
  private:
-  Result<launch::Int8ConvArgs> args_for(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const {
+  Result<launch::Int8ConvArgs> args_for(std::span<const Dims> input_dims,
+                                        std::span<const Dims> output_dims) const override {
     KILN_ASSIGN_OR_RETURN(NhwcConvShape shape, nhwc_conv_shape(name_, kTactic, geo_, input_dims, output_dims));
     if (has_z_ && (input_dims.size() <= kZ || input_dims[kZ] != output_dims[0]))
       return named(name_, Status::unsupported(fmt::format("{}: Z must have Y's shape {}", kTactic,
