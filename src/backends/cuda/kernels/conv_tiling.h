@@ -63,6 +63,22 @@ inline int64_t conv_tile_count(const ConvWindow& w, const ConvTiling& t, int64_t
 /// worth of blocks past the last one).
 inline bool conv_tile_count_fits(int64_t tiles) { return tiles >= 0 && tiles <= (int64_t{1} << 30); }
 
+/// The launch grid of kiln's implicit-GEMM kernels: y runs over the `channel_tiles` output-channel tiles, x over
+/// blocks that loop over the `tiles` pixel tiles. x is chosen so that all x * y blocks are resident at once
+/// (`resident`: blocks the device holds): each block then pays its pipeline's start (W, the first patch) once,
+/// not once per round of blocks, and the y blocks of one pixel tile run together while the patch they all read
+/// is in L2. (Before: x = min(tiles, resident), so a 4-channel-tile layer ran 4 rounds of blocks of ~3 tiles.)
+struct IgemmGrid {
+  int64_t x = 1, y = 1;
+};
+inline IgemmGrid igemm_grid(int64_t tiles, int64_t channel_tiles, int64_t resident) {
+  IgemmGrid g;
+  g.y = channel_tiles;
+  const int64_t per_column = resident / channel_tiles > 1 ? resident / channel_tiles : 1;
+  g.x = tiles < per_column ? tiles : per_column;
+  return g;
+}
+
 /// Whether the window's extents are positive (strides and dilations at least 1).
 inline bool valid_window(const ConvWindow& w) {
   return w.kernel_h >= 1 && w.kernel_w >= 1 && w.stride_h >= 1 && w.stride_w >= 1 && w.dilation_h >= 1 &&

@@ -174,8 +174,8 @@ cudaError_t launch_few_channel_conv(const FewChannelConvArgs& a, int blocks, cud
   const int64_t tiles = conv_tile_count(few_channel_conv_window(a), t, a.n);
   if (tiles <= 0) return cudaSuccess;
   const int taps = a.kernel_h * a.kernel_w, padded = few_channel_conv_padded_taps(a.type, taps);
-  const dim3 grid(static_cast<unsigned>(tiles < blocks ? tiles : blocks),
-                  static_cast<unsigned>((a.k + kTileN - 1) / kTileN));
+  const IgemmGrid g = igemm_grid(tiles, (a.k + kTileN - 1) / kTileN, blocks);
+  const dim3 grid(static_cast<unsigned>(g.x), static_cast<unsigned>(g.y));
   if (a.type == FewChannelConvType::kF16) launch<F16>(a, t, grid, taps, padded, stream);
   else launch<I8>(a, t, grid, taps, padded, stream);
   return cudaGetLastError();

@@ -68,8 +68,9 @@ inline bool few_channel_conv_supported(const FewChannelConvArgs& a) {
          conv_tile_count_fits(conv_tile_count(few_channel_conv_window(a), t, a.n));
 }
 
-/// Allows the kernel the shared memory it needs on the current device and returns how many blocks to launch
-/// along the output pixels there (the kernel loops over tiles); call before launching, not under capture.
+/// Allows the kernel the shared memory it needs on the current device and returns how many of its blocks the
+/// device holds at once (a launch spreads them over pixel and channel tiles, conv_tiling.h's igemm_grid;
+/// blocks loop over pixel tiles); call before launching, not under capture.
 cudaError_t prepare_few_channel_conv(int* blocks);
 
 /// y = act(conv(x, w) + bias), f32 accumulation, `blocks` from prepare_few_channel_conv. Capturable.

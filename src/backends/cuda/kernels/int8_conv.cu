@@ -218,8 +218,8 @@ cudaError_t launch_int8_conv(const Int8ConvArgs& a, int blocks, cudaStream_t str
   const int64_t tiles = conv_tile_count(a.window, t, a.n);
   if (tiles <= 0) return cudaSuccess;
   const int taps = a.window.kernel_h * a.window.kernel_w, padded = padded_taps_of(a);
-  const dim3 grid(static_cast<unsigned>(tiles < blocks ? tiles : blocks),
-                  static_cast<unsigned>((a.k + kTileN - 1) / kTileN));
+  const IgemmGrid g = igemm_grid(tiles, (a.k + kTileN - 1) / kTileN, blocks);
+  const dim3 grid(static_cast<unsigned>(g.x), static_cast<unsigned>(g.y));
   const size_t shared = int8_conv_shared_bytes(a);
   switch (a.slice / kChunkBytes) {
     case 4: int8_conv_kernel<4><<<grid, kBlockThreads, shared, stream>>>(a, t, taps, padded); break;

@@ -60,8 +60,9 @@ size_t int8_conv_shared_bytes(const Int8ConvArgs& a);
 /// Whether the kernel runs `a` (channels, window and shared memory within its limits).
 bool int8_conv_supported(const Int8ConvArgs& a);
 
-/// Allows the kernel the shared memory it may need on the current device and returns how many blocks to
-/// launch along the output pixels (the kernel loops over tiles); call before launching, not under capture.
+/// Allows the kernel the shared memory it may need on the current device and returns how many of its blocks
+/// the device holds at once (a launch spreads them over pixel and channel tiles, conv_tiling.h's igemm_grid;
+/// blocks loop over pixel tiles); call before launching, not under capture.
 cudaError_t prepare_int8_conv(int* blocks);
 
 /// y = requantize(conv(x, w)), `blocks` from prepare_int8_conv. Capturable.
