@@ -528,6 +528,20 @@ TEST(CudaKernels, PaddedSpaceToDepth) {
       OpAttributes to_f16 = attrs;
       to_f16["to"] = i(static_cast<int64_t>(DataType::kF16));
       check_op("PaddedSpaceToDepth", 1, {random_tensor(DataType::kF32, c.x, -3, 3, seed++)}, to_f16, Tol::kExact, kiln_op);
+      // Quantizing (the INT8 stem's input QuantizeLinear absorbed): bit-exact with the reference's
+      // QuantizeLinear, ties and saturation included (x up to +-3 at scale 0.02 saturates; x * 100 on a
+      // 0.01 grid gives exact .5 ties at scale 0.02), int8 with a zero point and uint8.
+      for (DataType q : {DataType::kI8, DataType::kU8}) {
+        SCOPED_TRACE(describe(DataType::kF32, c.x) + " quantized to " + std::string(dtype_name(q)) + " " + layout);
+        OpAttributes quantize = attrs;
+        quantize["to"] = i(static_cast<int64_t>(q));
+        Tensor x = random_tensor(DataType::kF32, c.x, -3, 3, seed++);
+        for (int64_t e = 0; e < x.size(); e += 3) x.data<float>()[e] = std::round(x.data<float>()[e] * 100) / 100;
+        OpInput zero_point = q == DataType::kI8 ? OpInput(tensor<int8_t>({-7}, {}), true)
+                                                : OpInput(tensor<uint8_t>({120}, {}), true);
+        check_op("PaddedSpaceToDepth", 1, {x, zero_point, {tensor<float>({0.02f}, {}), true}}, quantize, Tol::kExact,
+                 kiln_op, "cuda:padded_space_to_depth");
+      }
     }
 }
 

@@ -58,22 +58,42 @@ TEST(StemSpaceToDepth, OddAndEvenPaddedExtentsKeepOutputs) {
             std::string::npos);
 }
 
-TEST(StemSpaceToDepth, Int8StemIsExact) {
-  // QuantizeLinear -> QConv (7x7, stride 2, per-channel scales, bias, Relu) -> DequantizeLinear, with a nonzero
-  // x zero point so padding must use it (real 0): the rewrite sums the same integer products.
+// QuantizeLinear -> QConv (7x7, stride 2, per-channel scales, bias, Relu) -> DequantizeLinear, with a nonzero
+// x zero point so padding must use it (real 0). `q_zero_point`: the QuantizeLinear's zero point constant (the
+// QConv's is %xz = 5); `x_read_elsewhere`: a second output reads the quantized input.
+std::string int8_stem_graph(const std::string& q_zero_point = "xz", bool x_read_elsewhere = false) {
   std::string text = opset13_ir(
-      "input %x: f32[N,3,21,18]\nconst %xs: f32[] = [0.02]\nconst %xz: i8[] = [5]\n" +
+      "input %x: f32[N,3,21,18]\nconst %xs: f32[] = [0.02]\nconst %xz: i8[] = [5]\nconst %xz2: i8[] = [4]\n" +
       rand_const("w", "i8", {8, 3, 7, 7}, 31, -127, 127) + rand_const("ws", "f32", {8}, 32, 0.002, 0.01) +
       "const %wz: i8[8] = [0, 0, 0, 0, 0, 0, 0, 0]\nconst %ys: f32[] = [0.3]\nconst %yz: i8[] = [0]\n" +
       rand_const("b", "i32", {8}, 33, -300, 300) +
-      R"(node "q" QuantizeLinear<13>(%x, %xs, %xz) -> (%xq: i8[N,3,21,18])
+      "node \"q\" QuantizeLinear<13>(%x, %xs, %" + q_zero_point + R"() -> (%xq: i8[N,3,21,18])
 node "stem" QConv@kiln<1>(%xq, %xs, %xz, %w, %ws, %wz, %ys, %yz, %b) -> (%q: i8[N,8,11,9]) {activation: string = "Relu", pads: ints = [3, 3, 3, 3], strides: ints = [2, 2]}
 node "dq" DequantizeLinear<13>(%q, %ys, %yz) -> (%y: f32[N,8,11,9])
 output %y
-)");
+)" + (x_read_elsewhere ? "output %xq\n" : ""));
   text.replace(text.find("opset \"\" 13\n"), 12, "opset \"\" 13\nopset \"kiln\" 1\n");
-  Graph g = expect_pass_keeps_outputs(run_pass, text, 0.0);
-  EXPECT_NE(print_graph(g).find("SpaceToDepth"), std::string::npos);
+  return text;
+}
+
+TEST(StemSpaceToDepth, Int8StemIsExactAndAbsorbsTheInputQuantize) {
+  // The rewrite sums the same integer products; the space-to-depth quantizes the FLOAT input itself (the
+  // QuantizeLinear is gone) and pads with the zero point.
+  Graph g = expect_pass_keeps_outputs(run_pass, int8_stem_graph(), 0.0);
+  const std::string out = print_graph(g);
+  EXPECT_NE(out.find("PaddedSpaceToDepth@kiln<1>(%x, %xz, %xs)"), std::string::npos) << out;
+  EXPECT_EQ(out.find("QuantizeLinear"), std::string::npos) << out;
+}
+
+TEST(StemSpaceToDepth, KeepsAQuantizeItCannotAbsorb) {
+  // Another zero point than the QConv's (padding would not be real 0), or the quantized input read elsewhere.
+  for (const auto& [zero_point, elsewhere] : {std::pair<std::string, bool>{"xz2", false}, {"xz", true}}) {
+    SCOPED_TRACE(zero_point + (elsewhere ? " read elsewhere" : ""));
+    Graph g = expect_pass_keeps_outputs(run_pass, int8_stem_graph(zero_point, elsewhere), 0.0);
+    const std::string out = print_graph(g);
+    EXPECT_NE(out.find("QuantizeLinear"), std::string::npos) << out;
+    EXPECT_NE(out.find("PaddedSpaceToDepth@kiln<1>(%xq, %xz)"), std::string::npos) << out;
+  }
 }
 
 // The FP16 build's input Cast (FLOAT -> FLOAT16) feeding the stem.

@@ -259,7 +259,8 @@ TEST(RefLayout, PaddedSpaceToDepthInfersAndChecks) {
       {{{"blocksize", Attribute::of_int(0)}}, "blocksize must be positive"},
       {{{"blocksize", Attribute::of_int(2)}, {"pads", ints({0, 1, 1})}}, "pads must have 6 values"},
       {{{"blocksize", Attribute::of_int(2)}, {"pads", ints({0, -1, 0, 0, 1, 0})}}, "non-negative"},
-      {{{"blocksize", Attribute::of_int(2)}, {"to", Attribute::of_int(6)}}, "only FLOAT to FLOAT16"},
+      {{{"blocksize", Attribute::of_int(2)}, {"to", Attribute::of_int(6)}}, "only FLOAT to FLOAT16, INT8 or UINT8"},
+      {{{"blocksize", Attribute::of_int(2)}, {"to", Attribute::of_int(3)}}, "scale inputs are required"},
       {{{"blocksize", Attribute::of_int(2)}, {"output_layout", str("NWHC")}}, "\"NWHC\""},
   };
   const Tensor even = random_f32({1, 3, 4, 6}, 301);
@@ -267,6 +268,47 @@ TEST(RefLayout, PaddedSpaceToDepthInfersAndChecks) {
     auto s = trace_single_op("PaddedSpaceToDepth", 1, {{even}}, c.attrs, 1, kKiln).status;
     EXPECT_TRUE(mentions(s, "kiln.PaddedSpaceToDepth node 'n'") && mentions(s, c.says)) << s.message();
   }
+}
+
+// to = INT8 with a FLOAT X: QuantizeLinear(X, scale, fill) padded with the fill (the zero point), computed here
+// by hand: rint(x / scale) + zp (half to even), saturated; and a scale input without quantizing is refused.
+TEST(RefLayout, PaddedSpaceToDepthQuantizes) {
+  Tensor x = random_f32({1, 2, 4, 4}, 302);
+  for (int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] *= 4.0f;  // some saturate at scale 0.02
+  x.data<float>()[0] = 0.05f;  // 2.5: a tie, rounds to 2
+  x.data<float>()[1] = 0.07f;  // 3.5: rounds to 4
+  const Tensor scale = Tensor::scalar<float>(0.02f), zp = Tensor::scalar<int8_t>(-3);
+  const OpAttributes attrs = {{"blocksize", Attribute::of_int(2)}, {"pads", ints({0, 1, 1, 0, 1, 1})},
+                              {"to", Attribute::of_int(3)}};
+  auto b = build_single_op("PaddedSpaceToDepth", 1, {{x}, {zp, true}, {scale, true}}, attrs, 1, kKiln);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b->outputs[0]->type.to_string(), "i8[1,8,3,3]");
+  auto y = first_output(run_single_op("PaddedSpaceToDepth", 1, {{x}, {zp, true}, {scale, true}}, attrs, 1, kKiln));
+  ASSERT_TRUE(y.ok()) << y.status().message();
+  int saturated = 0;
+  for (int64_t c = 0; c < 2; ++c)
+    for (int64_t u = 0; u < 2; ++u)
+      for (int64_t v = 0; v < 2; ++v)
+        for (int64_t h = 0; h < 3; ++h)
+          for (int64_t w = 0; w < 3; ++w) {
+            const int64_t ih = 2 * h + u - 1, iw = 2 * w + v - 1;
+            int want = -3;
+            if (ih >= 0 && ih < 4 && iw >= 0 && iw < 4) {
+              const float q = std::nearbyint(x.data<float>()[(c * 4 + ih) * 4 + iw] / 0.02f) - 3.0f;
+              want = static_cast<int>(std::clamp(q, -128.0f, 127.0f));
+              saturated += q < -128.0f || q > 127.0f;
+            }
+            EXPECT_EQ(y->data<int8_t>()[(((u * 2 + v) * 2 + c) * 3 + h) * 3 + w], want) << c << u << v << h << w;
+          }
+  EXPECT_GT(saturated, 0);
+  // x[0] (c 0, row 0, column 0) lands at h = w = 0 through u = v = 1 (the leading pads): 2.5 -> 2, 3.5 -> 4.
+  EXPECT_EQ(y->data<int8_t>()[(((1 * 2 + 1) * 2 + 0) * 3 + 0) * 3 + 0], int8_t{2 - 3});
+  EXPECT_EQ(y->data<int8_t>()[(((1 * 2 + 0) * 2 + 0) * 3 + 0) * 3 + 1], int8_t{4 - 3});  // x[1]: column 1
+  const OpAttributes plain = {{"blocksize", Attribute::of_int(2)}, {"pads", ints({0, 0, 0, 0, 0, 0})}};
+  auto s = trace_single_op("PaddedSpaceToDepth", 1, {{x}, {Tensor::scalar<float>(0.0f), true}, {scale, true}}, plain,
+                           1, kKiln)
+               .status;
+  EXPECT_TRUE(mentions(s, "only taken when to is INT8 or UINT8")) << s.message();
 }
 
 TEST(RefLayout, PoolRejectsUnknownModesAndForeignAttributes) {

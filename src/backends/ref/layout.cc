@@ -64,14 +64,18 @@ Status pool_nchw(KernelContext& ctx) {
 
 Status pool(KernelContext& ctx) { return run_in_layout(ctx, {0}, pool_nchw); }
 
-// kiln.PaddedSpaceToDepth: literally the chain it stands for, Cast -> Pad -> SpaceToDepth (-> Transpose), on
-// the ONNX reference kernels.
+// kiln.PaddedSpaceToDepth: literally the chain it stands for, Cast or QuantizeLinear -> Pad -> SpaceToDepth
+// (-> Transpose), on the ONNX reference kernels.
 Status padded_space_to_depth(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   KILN_ASSIGN_OR_RETURN(PaddedSpaceToDepthParams p, padded_space_to_depth_params(ctx.node(), x.dtype()));
   if (x.rank() != 4) return ctx.error(fmt::format("input X must have rank 4 (NCHW), got {}", x.type_string()));
   Tensor y = x;
-  if (p.to != x.dtype()) {
+  if (p.quantize) {
+    if (!ctx.has_input(1) || !ctx.has_input(2)) return ctx.error("quantizing needs the fill (zero point) and scale");
+    TempOp quantize("QuantizeLinear", 19);
+    KILN_ASSIGN_OR_RETURN(y, quantize.run(ctx, {&y, &ctx.input(2), &ctx.input(1)}));
+  } else if (p.to != x.dtype()) {
     TempOp cast("Cast", 19);
     cast.node.attrs["to"] = Attribute::of_int(static_cast<int64_t>(p.to));
     KILN_ASSIGN_OR_RETURN(y, cast.run(ctx, {&y}));

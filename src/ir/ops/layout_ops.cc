@@ -14,6 +14,10 @@
 //                   as one pass over memory. `pads` are [c_begin, h_begin, w_begin, c_end, h_end, w_end]
 //                   (non-negative; the padded H and W divisible by blocksize); `fill` a scalar of Y's type
 //                   (default 0); `to` is 0 (Y has X's type) or FLOAT16 for a FLOAT X.
+//   PaddedSpaceToDepth(X, fill, scale) -> Y
+//                   `to` INT8 or UINT8 with a FLOAT X: Cast becomes QuantizeLinear(X, scale, fill) (ONNX's
+//                   rounding and saturation; per tensor: scale one FLOAT, fill one element of Y's type, both
+//                   required): the INT8 stem's input QuantizeLinear absorbed too, padding with the zero point.
 #include <fmt/format.h>
 
 #include "ir/op_def.h"
@@ -58,14 +62,21 @@ Status infer_padded_space_to_depth(InferContext& ctx) {
   const Shape& in = ctx.input_shape(0);
   if (!in.has_rank()) return ctx.error("input X needs a known rank (4, NCHW)");
   if (in.rank() != 4) return ctx.error(fmt::format("input X must have rank 4 (NCHW), got {}", in.to_string()));
-  if (ctx.has_input(1)) {
-    const Shape& f = ctx.input_shape(1);
+  auto one_element = [&](size_t i) {
+    const Shape& f = ctx.input_shape(i);
     bool one = f.has_rank() && f.is_static();
-    for (size_t i = 0; one && i < f.rank(); ++i) one = f[i].value == 1;
-    if (ctx.input_dtype(1) != p.to || !one)
-      return ctx.error(fmt::format("fill must be one {} element, got {}", dtype_name(p.to),
-                                   ctx.node().inputs[1]->type.to_string()));
-  }
+    for (size_t a = 0; one && a < f.rank(); ++a) one = f[a].value == 1;
+    return one;
+  };
+  if (ctx.has_input(1) && (ctx.input_dtype(1) != p.to || !one_element(1)))
+    return ctx.error(fmt::format("fill must be one {} element, got {}", dtype_name(p.to),
+                                 ctx.node().inputs[1]->type.to_string()));
+  if (p.quantize && (!ctx.has_input(1) || !ctx.has_input(2)))
+    return ctx.error(fmt::format("to = {} quantizes X: the fill (zero point) and scale inputs are required",
+                                 dtype_name(p.to)));
+  if (!p.quantize && ctx.has_input(2)) return ctx.error("a scale input is only taken when to is INT8 or UINT8");
+  if (p.quantize && (ctx.input_dtype(2) != DataType::kF32 || !one_element(2)))
+    return ctx.error(fmt::format("scale must be one float element, got {}", ctx.node().inputs[2]->type.to_string()));
   std::array<Dim, 3> chw;  // padded C, H / b, W / b
   for (int a = 1; a <= 3; ++a) {
     const Dim& d = in[static_cast<size_t>(a)];
@@ -92,7 +103,7 @@ const std::vector<OpDef>& defs() {
       {.op_type = "PaddedSpaceToDepth",
        .domain = "kiln",
        .min_inputs = 1,
-       .max_inputs = 2,
+       .max_inputs = 3,
        .attrs = {required(attr_int("blocksize")), attr_ints("pads"), attr_int("to", 0),
                  attr_string("output_layout", "NCHW")},
        .infer = infer_padded_space_to_depth},
@@ -117,8 +128,10 @@ Result<PaddedSpaceToDepthParams> padded_space_to_depth_params(const Node& n, Dat
   }
   const int64_t to = n.attr_int("to", 0);
   p.to = to == 0 ? x_dtype : static_cast<DataType>(to);
-  if (p.to != x_dtype && !(x_dtype == DataType::kF32 && p.to == DataType::kF16))
-    return Status::invalid_model(fmt::format("{}: to = {} with X of {}: only FLOAT to FLOAT16 (or none) is supported",
+  p.quantize = x_dtype == DataType::kF32 && (p.to == DataType::kI8 || p.to == DataType::kU8);
+  if (p.to != x_dtype && !(x_dtype == DataType::kF32 && p.to == DataType::kF16) && !p.quantize)
+    return Status::invalid_model(fmt::format("{}: to = {} with X of {}: only FLOAT to FLOAT16, INT8 or UINT8 (or "
+                                             "none) is supported",
                                              n.describe(), to, dtype_name(x_dtype)));
   const std::string out_layout = n.attr_string("output_layout", "NCHW");
   if (out_layout != "NCHW" && out_layout != "NHWC")

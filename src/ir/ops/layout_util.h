@@ -44,6 +44,8 @@ struct PaddedSpaceToDepthParams {
   std::array<int64_t, 6> pads{};  ///< [c, h, w begin, c, h, w end]
   DataType to = DataType::kF32;   ///< Y's element type
   bool nhwc = false;              ///< Y in NHWC (X is always NCHW)
+  /// X FLOAT, Y INT8 or UINT8: X is quantized as QuantizeLinear(X, scale = input 2, zero point = fill) does.
+  bool quantize = false;
 };
 Result<PaddedSpaceToDepthParams> padded_space_to_depth_params(const Node& node, DataType x_dtype);
 /// Y's extent on NCHW axis 1, 2 or 3 (C, H, W) for X's extent there: the padded channels times block^2, or the

@@ -103,7 +103,31 @@ const Node* absorbable_cast(const Graph& g, const Value* x) {
   return c;
 }
 
-Status rewrite(Graph& g, const StemConv& s, std::set<const Node*>& absorbed_casts) {
+// x's QuantizeLinear when the space-to-depth can do it instead (the INT8 stem's input quantization): FLOAT in,
+// per tensor (a constant one-element scale), its zero point (absent: 0) equal to the QConv's x zero point,
+// which the space-to-depth pads with, and nothing else reading x.
+const Node* absorbable_quantize(const Graph& g, const Value* x, const Node& qconv) {
+  const Node* q = x->producer;
+  if (!q || !q->domain.empty() || q->op_type != "QuantizeLinear" || !q->has_input(0) || !q->has_input(1))
+    return nullptr;
+  if (q->inputs[0]->type.dtype != DataType::kF32 || !is_8bit_integer(x->type.dtype)) return nullptr;
+  if (q->attr_int("block_size", 0) != 0) return nullptr;
+  const Tensor* scale = passes::constant_of(q->inputs[1]);
+  if (!scale || scale->size() != 1 || scale->dtype() != DataType::kF32) return nullptr;
+  const Tensor* fill = qconv.has_input(2) ? passes::constant_of(qconv.inputs[2]) : nullptr;
+  if (!fill || fill->size() != 1 || fill->dtype() != x->type.dtype) return nullptr;
+  int64_t zero_point = 0;
+  if (q->has_input(2)) {
+    const Tensor* z = passes::constant_of(q->inputs[2]);
+    if (!z || z->size() != 1 || z->dtype() != x->type.dtype) return nullptr;
+    zero_point = z->element_as_int64(0);
+  }
+  if (fill->element_as_int64(0) != zero_point) return nullptr;
+  if (passes::reader_count(g, x) != 1 || passes::is_graph_output(g, x)) return nullptr;
+  return q;
+}
+
+Status rewrite(Graph& g, const StemConv& s, std::set<const Node*>& absorbed) {
   Node& n = *s.node;
   Value* x = n.inputs[0];
   const Tensor& w = *passes::constant_of(n.inputs[s.w_index]);
@@ -112,16 +136,24 @@ Status rewrite(Graph& g, const StemConv& s, std::set<const Node*>& absorbed_cast
   const Dim batch = x->type.shape[0];
 
   // One kiln.PaddedSpaceToDepth does Pad (C to c2, H and W by the conv's pads and the extra end row/column)
-  // and SpaceToDepth, and absorbs the input's FP16 Cast; channels_last may then make it write NHWC.
+  // and SpaceToDepth, and absorbs the input's FP16 Cast or INT8 QuantizeLinear; channels_last may then make it
+  // write NHWC.
   std::vector<Value*> inputs = {x};
   int64_t to = 0;
+  Value* quantize_scale = nullptr;
   if (const Node* cast = absorbable_cast(g, x)) {
     inputs[0] = cast->inputs[0];
     to = static_cast<int64_t>(DataType::kF16);
-    absorbed_casts.insert(cast);
+    absorbed.insert(cast);
+  } else if (const Node* q = s.w_index == 3 ? absorbable_quantize(g, x, n) : nullptr) {
+    inputs[0] = q->inputs[0];
+    to = static_cast<int64_t>(x->type.dtype);
+    quantize_scale = q->inputs[1];
+    absorbed.insert(q);
   }
   // Padding is the real value 0: QConv's x zero point for int8 data, 0 for float.
   if (s.w_index == 3 && n.has_input(2)) inputs.push_back(n.inputs[2]);
+  if (quantize_scale) inputs.push_back(quantize_scale);
   PaddedSpaceToDepthParams p;
   p.block = kBlock;
   p.pads = {0, s.pads[0], s.pads[1], c2 - s.c, s.pads[2] + eh, s.pads[3] + ew};
@@ -152,10 +184,10 @@ Status stem_space_to_depth(Graph& graph, StemSpaceToDepthReport* report) {
   std::vector<StemConv> stems;
   for (const auto& n : graph.nodes())
     if (auto s = match(*n)) stems.push_back(*s);
-  std::set<const Node*> absorbed_casts;
+  std::set<const Node*> absorbed;  // input Casts and QuantizeLinears the space-to-depth now does
   for (const StemConv& s : stems)
-    KILN_RETURN_IF_ERROR(rewrite(graph, s, absorbed_casts).with_context(s.node->describe()));
-  passes::remove_nodes(graph, absorbed_casts);
+    KILN_RETURN_IF_ERROR(rewrite(graph, s, absorbed).with_context(s.node->describe()));
+  passes::remove_nodes(graph, absorbed);
   KILN_RETURN_IF_ERROR(passes::tidy_after_rewrites(graph, stems.size()));
   if (report) report->rewritten = static_cast<int64_t>(stems.size());
   return {};

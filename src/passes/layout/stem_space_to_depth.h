@@ -17,7 +17,8 @@
 // they gain), explicit pads (auto_pad
 // NOTSET) and static H and W. Bias, residual, activation and (QConv) per-output-channel scales stay on the
 // convolution. Pad and SpaceToDepth are one kiln.PaddedSpaceToDepth, which also takes over the FP16 build's
-// input Cast (FLOAT -> FLOAT16) when nothing else reads it, and which channels_last lets write NHWC: the whole
+// input Cast (FLOAT -> FLOAT16) or the INT8 build's input QuantizeLinear (per tensor, its zero point the QConv's:
+// the padding) when nothing else reads it, and which channels_last lets write NHWC: the whole
 // input preparation is one kernel (it was four: Cast, Pad, SpaceToDepth, Transpose, 0.56 ms of ResNet-50's
 // 5.0 ms at batch 128 on the H100). The builder runs it after the precision rewrites, so an INT8 build calibrates (and a
 // calibration cache names) the model's own tensors, not the rewrite's.

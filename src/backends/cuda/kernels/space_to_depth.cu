@@ -3,6 +3,9 @@
 // channel count allows) and NCHW stores are coalesced across the threads of a row.
 #include <cuda_fp16.h>
 
+#include <limits>
+#include <type_traits>
+
 #include "backends/cuda/kernels/device_util.cuh"
 #include "backends/cuda/kernels/space_to_depth.h"
 
@@ -15,10 +18,21 @@ using device::global_thread;
 using device::grid_threads;
 using device::kThreads;
 
+// X's element as Y's: a copy, FLOAT -> FLOAT16, or FLOAT -> INT8 / UINT8 quantized with g.scale and the fill as
+// zero point, exactly as quantize.cu's QuantizeLinear (so as the reference).
 template <typename In, typename Out>
-__device__ __forceinline__ Out convert(In v) {
-  if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, __half>) return __float2half_rn(v);
-  else return v;
+__device__ __forceinline__ Out convert(In v, const PaddedSpaceToDepthGeometry& g, Out zero_point) {
+  if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, __half>) {
+    return __float2half_rn(v);
+  } else if constexpr (std::is_same_v<In, float> && (std::is_same_v<Out, int8_t> || std::is_same_v<Out, uint8_t>)) {
+    constexpr float kLo = std::numeric_limits<Out>::lowest(), kHi = std::numeric_limits<Out>::max();
+    const float zp = static_cast<float>(zero_point);
+    const float q = __fdiv_rn(v, g.scale);
+    const float r = isnan(q) ? zp : rintf(q) + zp;  // NaN first: fminf / fmaxf would drop it
+    return static_cast<Out>(__float2int_rn(fminf(fmaxf(r, kLo), kHi)));
+  } else {
+    return v;
+  }
 }
 
 // Y's element `ch` of output pixel (n, oh, ow): X's element or the fill value.
@@ -32,7 +46,7 @@ __device__ __forceinline__ Out element(const In* __restrict__ x, const PaddedSpa
   const Index iw = ow * b + ij % b - static_cast<Index>(g.w_begin);
   const Index C = static_cast<Index>(g.c), H = static_cast<Index>(g.h), W = static_cast<Index>(g.w);
   if (c < 0 || c >= C || ih < 0 || ih >= H || iw < 0 || iw >= W) return fill;
-  return convert<In, Out>(x[((n * C + c) * H + ih) * W + iw]);
+  return convert<In, Out>(x[((n * C + c) * H + ih) * W + iw], g, fill);
 }
 
 template <typename In, typename Out, typename Index, bool kVector>
@@ -97,6 +111,8 @@ cudaError_t launch_padded_space_to_depth(const void* x, void* y, SpaceToDepthTyp
     case SpaceToDepthTypes::kCopy4: return launch_typed<uint32_t, uint32_t>(x, y, g, fill, stream);
     case SpaceToDepthTypes::kCopy8: return launch_typed<uint64_t, uint64_t>(x, y, g, fill, stream);
     case SpaceToDepthTypes::kF32ToF16: return launch_typed<float, __half>(x, y, g, fill, stream);
+    case SpaceToDepthTypes::kF32ToI8: return launch_typed<float, int8_t>(x, y, g, fill, stream);
+    case SpaceToDepthTypes::kF32ToU8: return launch_typed<float, uint8_t>(x, y, g, fill, stream);
   }
   return cudaErrorInvalidValue;
 }

@@ -1,5 +1,5 @@
 // Launcher of kiln.PaddedSpaceToDepth (space_to_depth.cu; plain C++17 for nvcc): Pad -> SpaceToDepth
-// (-> NHWC), optionally converting FLOAT to FLOAT16 on the way, in one pass.
+// (-> NHWC), optionally converting FLOAT to FLOAT16 or quantizing FLOAT to INT8 / UINT8 on the way, in one pass.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -15,10 +15,13 @@ struct PaddedSpaceToDepthGeometry {
   int64_t padded_c;                ///< c + both channel pads: Y has padded_c * block^2 channels
   int64_t out_h, out_w;            ///< Y's spatial extents
   bool nhwc;                       ///< Y in NHWC, else NCHW
+  float scale;                     ///< kF32ToI8 / kF32ToU8: QuantizeLinear's scale (the zero point is the fill)
 };
 
-/// Element conversions: a copy of 1, 2, 4 or 8 bytes per element, or FLOAT -> FLOAT16 (round to nearest even).
-enum class SpaceToDepthTypes : int32_t { kCopy1, kCopy2, kCopy4, kCopy8, kF32ToF16 };
+/// Element conversions: a copy of 1, 2, 4 or 8 bytes per element, FLOAT -> FLOAT16 (round to nearest even), or
+/// FLOAT -> INT8 / UINT8 as QuantizeLinear (quantize.cu's arithmetic: rint(x / scale) + zero point, saturated,
+/// NaN -> zero point).
+enum class SpaceToDepthTypes : int32_t { kCopy1, kCopy2, kCopy4, kCopy8, kF32ToF16, kF32ToI8, kF32ToU8 };
 
 /// `fill` holds the fill value's bytes in Y's type (little endian).
 cudaError_t launch_padded_space_to_depth(const void* x, void* y, SpaceToDepthTypes types,

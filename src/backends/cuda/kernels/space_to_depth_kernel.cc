@@ -13,9 +13,10 @@ namespace {
 
 class PaddedSpaceToDepthKernel final : public CudaKernel {
  public:
+  /// `scale`: QuantizeLinear's scale when the kernel quantizes (params.quantize), else unused.
   PaddedSpaceToDepthKernel(const Node& node, PaddedSpaceToDepthParams params, launch::SpaceToDepthTypes types,
-                           uint64_t fill, std::shared_ptr<const ConstantInputs> constants)
-      : node_(node.describe()), p_(params), types_(types), fill_(fill), constants_(std::move(constants)) {}
+                           uint64_t fill, float scale, std::shared_ptr<const ConstantInputs> constants)
+      : node_(node.describe()), p_(params), types_(types), fill_(fill), scale_(scale), constants_(std::move(constants)) {}
 
   Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext&, std::span<const Dims> input_dims,
                                                 std::span<const Dims> output_dims) const override {
@@ -36,6 +37,7 @@ class PaddedSpaceToDepthKernel final : public CudaKernel {
     KILN_ASSIGN_OR_RETURN(g.out_w, extent(3, g.w));
     KILN_ASSIGN_OR_RETURN(const int64_t oc, extent(1, g.c));
     g.nhwc = p_.nhwc;
+    g.scale = scale_;
     const Dims expected = g.nhwc ? Dims{g.n, g.out_h, g.out_w, oc} : Dims{g.n, oc, g.out_h, g.out_w};
     if (expected != output_dims[0])
       return named(node_, Status::shape_mismatch(fmt::format("the output is {}, expected {}",
@@ -54,11 +56,14 @@ class PaddedSpaceToDepthKernel final : public CudaKernel {
   PaddedSpaceToDepthParams p_;
   launch::SpaceToDepthTypes types_;
   uint64_t fill_;
+  float scale_;
   std::shared_ptr<const ConstantInputs> constants_;
 };
 
 std::optional<launch::SpaceToDepthTypes> types_for(DataType from, DataType to) {
   if (from == DataType::kF32 && to == DataType::kF16) return launch::SpaceToDepthTypes::kF32ToF16;
+  if (from == DataType::kF32 && to == DataType::kI8) return launch::SpaceToDepthTypes::kF32ToI8;
+  if (from == DataType::kF32 && to == DataType::kU8) return launch::SpaceToDepthTypes::kF32ToU8;
   if (from != to || from == DataType::kString || from == DataType::kUndefined) return std::nullopt;
   switch (dtype_size(from)) {
     case 1: return launch::SpaceToDepthTypes::kCopy1;
@@ -84,9 +89,17 @@ KernelResult make_padded_space_to_depth_kernel(const Node& node, const KernelOpt
       return Status::invalid_model(fmt::format("fill is {}, expected one {}", f->constant->type_string(), dtype_name(p.to)));
     std::memcpy(&fill, f->constant->raw(), dtype_size(p.to));
   }
+  float scale = 1.0f;  // quantizing: the scale, read once here too (a constant)
+  if (p.quantize) {
+    const Value* s = node.has_input(1) && node.has_input(2) ? node.inputs[2] : nullptr;
+    if (!s || !s->is_constant()) return no_kernel();
+    if (s->constant->size() != 1 || s->constant->dtype() != DataType::kF32)
+      return Status::invalid_model(fmt::format("scale is {}, expected one float", s->constant->type_string()));
+    scale = s->constant->data<float>()[0];
+  }
   KILN_ASSIGN_OR_RETURN(auto constants, ConstantInputs::upload(node));
   return std::unique_ptr<CudaKernel>(
-      std::make_unique<PaddedSpaceToDepthKernel>(node, p, *types, fill, std::move(constants)));
+      std::make_unique<PaddedSpaceToDepthKernel>(node, p, *types, fill, scale, std::move(constants)));
 }
 
 }  // namespace kiln::cuda
