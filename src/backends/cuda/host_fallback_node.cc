@@ -15,7 +15,8 @@ class HostFallbackNode final : public PreparedNode {
       : node_(node), fn_(fn), in_dims_(std::move(in)), out_dims_(std::move(out)) {}
 
   Status enqueue(const LaunchContext& ctx, std::span<void* const> inputs,
-                 std::span<void* const> outputs) const override {    std::vector<Tensor> host_inputs(node_.inputs.size());
+                 std::span<void* const> outputs) const override {
+    std::vector<Tensor> host_inputs(node_.inputs.size());
     std::vector<const Tensor*> input_ptrs(node_.inputs.size(), nullptr);
     for (size_t i = 0; i < node_.inputs.size(); ++i) {
       const Value* v = node_.inputs[i];
