@@ -3,18 +3,37 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <unordered_map>
 
 #include "backends/cpu/cpu_backend.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/gpu_node_kernels.h"
+#endif
+#include "ir/shape_inference.h"
 #include "passes/layout/channels_last.h"
 #include "quant/tensor_observer.h"
 #include "runtime/graph_runner.h"
 
 namespace kiln {
 
-Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::string>& tensors,
-                                   CalibrationSource& source, const CalibrateOptions& options) {
+namespace {
+
+// The kernels calibration runs the graph with: the CPU backend's, or the GPU's one node at a time.
+Result<NodeKernels> calibration_kernels(const Graph& graph, bool on_gpu) {
+  if (!on_gpu) return cpu::create_cpu_kernels(graph);
+#ifdef KILN_HAVE_CUDA
+  return cuda::create_gpu_node_kernels(graph);
+#else
+  return Status::unsupported("calibration on the GPU needs kiln built with the CUDA backend");
+#endif
+}
+
+// calibrate(), calling `before_run` (when set) with each run's batch size before it runs.
+Result<CalibrationTable> calibrate_runs(const Graph& graph, const std::vector<std::string>& tensors,
+                                        CalibrationSource& source, const CalibrateOptions& options,
+                                        const std::function<Status(int64_t)>& before_run) {
   std::vector<const Value*> inputs;
   for (const Value* v : graph.inputs)
     if (!v->is_constant()) inputs.push_back(v);
@@ -32,8 +51,8 @@ Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::st
     auto [it, inserted] = observers.try_emplace(name);
     by_value[v] = &it->second;
   }
-  // The FP32 graph runs on the fast CPU kernels (the reference kernels make large models take hours).
-  KILN_ASSIGN_OR_RETURN(NodeKernels kernels, cpu::create_cpu_kernels(graph));
+  // The FP32 graph runs on the fast CPU kernels (the reference kernels make large models take hours), or the GPU.
+  KILN_ASSIGN_OR_RETURN(NodeKernels kernels, calibration_kernels(graph, options.on_gpu));
   KILN_ASSIGN_OR_RETURN(GraphRunner runner, GraphRunner::create(graph, std::move(kernels)));
   Status observe_status;
   int pass = 1;
@@ -58,6 +77,7 @@ Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::st
       int64_t count = std::min(options.batch, total - first);
       KILN_ASSIGN_OR_RETURN(Tensor batch, source.batch(first, count));
       KILN_RETURN_IF_ERROR(observe_input(batch));
+      if (before_run) KILN_RETURN_IF_ERROR(before_run(count));
       auto outputs = runner.run({{inputs[0]->name, batch}}, run_options);
       if (!outputs.ok()) return outputs.status().with_context("calibration run");
       KILN_RETURN_IF_ERROR(observe_status);
@@ -77,7 +97,17 @@ Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::st
   return make_calibration_table(histograms, options.calibrator);
 }
 
-Result<CalibrationTable> calibrate_channels_last(const Graph& nhwc, const std::vector<std::string>& tensors,
+}  // namespace
+
+Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::string>& tensors,
+                                   CalibrationSource& source, const CalibrateOptions& options) {
+  if (options.on_gpu)
+    return Status::invalid_argument("calibration on the GPU re-infers shapes on a private copy of the graph: use "
+                                    "calibrate_channels_last");
+  return calibrate_runs(graph, tensors, source, options, nullptr);
+}
+
+Result<CalibrationTable> calibrate_channels_last(Graph& nhwc, const std::vector<std::string>& tensors,
                                                  CalibrationSource& source, const CalibrateOptions& options) {
   std::vector<std::string> observed;
   std::map<std::string, std::string> given_name;
@@ -86,7 +116,23 @@ Result<CalibrationTable> calibrate_channels_last(const Graph& nhwc, const std::v
     observed.push_back(nhwc.find_value(twin) ? twin : name);
     given_name[observed.back()] = name;
   }
-  KILN_ASSIGN_OR_RETURN(CalibrationTable by_observed, calibrate(nhwc, observed, source, options));
+  // The GPU kernels write the graph's inferred shapes: infer them for each batch size run.
+  int64_t inferred_batch = -1;
+  auto infer_batch = [&](int64_t batch) -> Status {
+    if (batch == inferred_batch) return {};
+    for (Value* in : nhwc.inputs) {
+      if (in->is_constant() || !in->type.shape.has_rank() || in->type.shape.rank() == 0) continue;
+      std::vector<Dim> dims = in->type.shape.dims();
+      dims[0] = Dim(batch);
+      in->type.shape = Shape(dims);
+    }
+    KILN_RETURN_IF_ERROR(infer_shapes(nhwc).with_context(fmt::format("shapes at batch {}", batch)));
+    inferred_batch = batch;
+    return {};
+  };
+  KILN_ASSIGN_OR_RETURN(CalibrationTable by_observed,
+                        calibrate_runs(nhwc, observed, source, options,
+                                       options.on_gpu ? std::function<Status(int64_t)>(infer_batch) : nullptr));
   CalibrationTable table;
   table.algorithm = by_observed.algorithm;
   for (const auto& [name, scale] : by_observed.scales) table.scales[given_name.at(name)] = scale;

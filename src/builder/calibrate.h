@@ -28,6 +28,9 @@ struct CalibrateOptions {
   CalibratorOptions calibrator;
   /// Samples per run of the graph (any value gives the same scales).
   int64_t batch = 32;
+  /// Run the graph's nodes on the GPU (cuda/gpu_node_kernels.h; strict FP32) instead of the CPU backend's
+  /// kernels. Only in a kiln built with the CUDA backend, and the graph must be calibrate_channels_last's.
+  bool on_gpu = false;
   std::function<void(const CalibrationProgress&)> progress;
 };
 
@@ -38,8 +41,9 @@ Result<CalibrationTable> calibrate(const Graph& graph, const std::vector<std::st
 
 /// calibrate() on `nhwc`, the graph that names `tensors` after convert_to_channels_last: a tensor is observed
 /// as its channels-last twin where `nhwc` has one (the same values in NHWC: per-tensor statistics do not see
-/// the layout), and the table keeps the names given.
-Result<CalibrationTable> calibrate_channels_last(const Graph& nhwc, const std::vector<std::string>& tensors,
+/// the layout), and the table keeps the names given. With options.on_gpu the graph's shapes are re-inferred
+/// for each batch size run (the GPU kernels take the inferred output shapes), so it must be a private copy.
+Result<CalibrationTable> calibrate_channels_last(Graph& nhwc, const std::vector<std::string>& tensors,
                                                  CalibrationSource& source, const CalibrateOptions& options);
 
 }  // namespace kiln
