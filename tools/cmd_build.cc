@@ -34,6 +34,7 @@ struct BuildArgs {
   std::string timing_cache;
   bool no_tactic_timing = false;
   std::vector<std::string> tactic_sources;
+  int knob_variants = 0;
   int threads = 0;
   BuildOptions::Int8 int8;
   std::string keep_fp32;
@@ -85,6 +86,7 @@ Status run_build(const BuildArgs& args) {
   base.timing_cache = args.timing_cache;
   base.time_tactics = !args.no_tactic_timing;
   base.tactic_sources = args.tactic_sources;
+  base.knob_variants = args.knob_variants;
   if (args.threads < 0) return Status::invalid_argument(fmt::format("--threads must be positive, got {}", args.threads));
   if (args.threads > 0) set_cpu_threads(args.threads);
   KILN_ASSIGN_OR_RETURN(base.input_profiles, parse_shape_profiles(args.min_shapes, args.opt_shapes, args.max_shapes));
@@ -159,6 +161,9 @@ void add_build_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--tactic-sources", args->tactic_sources,
                   "cuda: tactic sources to choose among, comma-separated: cudnn, cublaslt, kiln (default: all)")
       ->delimiter(',');
+  cmd->add_option("--knob-variants", args->knob_variants,
+                  "cuda: also time up to N kernel-config variants of each cuDNN convolution's first candidate (0-64; "
+                  "default 0: longer builds, sometimes faster engines)");
   cmd->add_flag("--all", args->all, "Build every precision this build can make")->excludes(precision);
   cmd->add_option("-o,--output-dir", args->output_dir, "Folder for the engines")->capture_default_str();
   cmd->add_option("--batch", args->batch, "Batch range MIN:OPT:MAX (default 1:16:32 when the batch is dynamic)");

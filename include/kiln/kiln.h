@@ -87,6 +87,10 @@ struct BuildOptions {
   /// CUDA only: the tactic sources timing may choose among: "cudnn" (engine configs), "cublaslt" (algorithms),
   /// "kiln" (kiln's own kernels); empty: all. A node with no candidate from them keeps its kernel's default.
   std::vector<std::string> tactic_sources;
+  /// CUDA only: every cuDNN convolution also offers up to this many kernel-config variants of its first
+  /// candidate for timing (0..64; more tactics, longer builds: cuDNN's heuristics do not always pick the
+  /// fastest tile configuration). Few-channel stem convolutions get 24 regardless.
+  int knob_variants = 0;
   /// Tactic timings from earlier builds, keyed by CPU model and library versions: read when it exists,
   /// updated after the build (TensorRT's timing cache). Empty: time every candidate.
   std::string timing_cache;

@@ -5,7 +5,7 @@
 #   scripts/device/run_cuda.sh all     # both
 #   scripts/device/run_cuda.sh kernels # kiln's own kernels inside ResNet-50 INT8: per-layer profile and ncu
 # bench takes BENCH_MODELS, BENCH_PRECISIONS, BENCH_BATCHES, BENCH_SECONDS, BENCH_PROFILE, BENCH_LATENCY,
-# BENCH_INT8_MODELS, CALIB_SAMPLES, SKIP_TORCH and TORCH_FIRST (see below).
+# BENCH_INT8_MODELS, CALIB_SAMPLES, KNOB_VARIANTS, SKIP_TORCH and TORCH_FIRST (see below).
 # Results go to $OUT (the device tool's folder that comes back): cuda_tests.log, cuda_tests.json and
 # bench.tar.gz (per-engine build logs, kiln bench JSON, torch_baseline.json, the machine's description).
 set -uo pipefail
@@ -49,8 +49,10 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
       # INT8: calibrated on the host CPU (kiln's CPU engine) with the staged photos.
       calib=()
       [ "$p" = int8 ] && calib=(--calib-data "$K/pkg/images" --preprocess imagenet --calib-samples "${CALIB_SAMPLES:-32}")
+      # KNOB_VARIANTS=N: every cuDNN convolution also offers N kernel-config variants (kiln build --knob-variants).
       /usr/bin/time -f "%e s wall" "$KILN" build "$B/models/$m.onnx" --device cuda --precision "$p" --batch 1:32:128 \
-        "${calib[@]}" -o "$B/engines" --timing-cache "$B/results/timing_cache.json" > "$B/results/build_${m}_$p.log" 2>&1
+        "${calib[@]}" ${KNOB_VARIANTS:+--knob-variants "$KNOB_VARIANTS"} -o "$B/engines" \
+        --timing-cache "$B/results/timing_cache.json" > "$B/results/build_${m}_$p.log" 2>&1
       echo "build $m $p: $(tail -1 "$B/results/build_${m}_$p.log")"
       "$KILN" bench "$B/engines/${m}_$p.kiln" --device cuda --batch ${BENCH_BATCHES:-1,16,32,128} \
         --duration "${BENCH_SECONDS:-2}" ${BENCH_PROFILE:+--profile} --json "$B/results/bench_${m}_$p.json" > "$B/results/bench_${m}_$p.log" 2>&1

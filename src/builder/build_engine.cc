@@ -170,6 +170,9 @@ Status export_qdq_model(const std::string& bytes, const std::string& base_dir, c
   return {};
 }
 
+// --knob-variants' upper bound: cuDNN 9's kernel-config knobs take fewer values than this.
+constexpr int kMaxKnobVariants = 64;
+
 // The backend and precision must fit together, and a CUDA build needs a GPU (tactics are timed on it).
 Status check_backend_options(const BuildOptions& options) {
   if (options.backend != "cpu" && options.backend != "cuda")
@@ -185,8 +188,14 @@ Status check_backend_options(const BuildOptions& options) {
     if (!options.tactic_sources.empty())
       return Status::invalid_argument("--tactic-sources is for GPU engines (--device cuda); CPU builds choose among "
                                       "oneDNN's implementations and kiln's own kernels");
+    if (options.knob_variants != 0)
+      return Status::invalid_argument("--knob-variants is for GPU engines (--device cuda): it varies cuDNN's kernel "
+                                      "configurations");
     return {};
   }
+  if (options.knob_variants < 0 || options.knob_variants > kMaxKnobVariants)
+    return Status::invalid_argument(fmt::format("--knob-variants must be 0 to {}, got {}", kMaxKnobVariants,
+                                                options.knob_variants));
   KILN_RETURN_IF_ERROR(tactic_source_prefixes(options.tactic_sources).status());
 #ifdef KILN_HAVE_CUDA
   Status gpu = cuda::cuda_device_available();
@@ -260,6 +269,7 @@ Result<nlohmann::json> choose_gpu_kernels(Graph& graph, const std::map<std::stri
   tactic_options.allow_cpu_fallback = options.allow_cpu_fallback;
   tactic_options.workspace_limit = options.workspace_bytes;
   KILN_ASSIGN_OR_RETURN(tactic_options.tactic_prefixes, tactic_source_prefixes(options.tactic_sources));
+  tactic_options.knob_variants = static_cast<size_t>(options.knob_variants);
   CudaTacticReport tactics;
   KILN_RETURN_IF_ERROR(choose_cuda_tactics(graph, opt_value_dims, tactic_options, &kernels, &tactics));
   log.push_back(tactics.to_string());

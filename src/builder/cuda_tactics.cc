@@ -201,6 +201,7 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
   std::vector<std::string> unsupported;
   cuda::KernelOptions kernel_options;
   kernel_options.allow_tf32 = options.allow_tf32;
+  kernel_options.knob_variants = options.knob_variants;
   std::map<std::string, std::vector<std::string>> offered_by_signature;  // candidate lists of this build
   for (const auto& node : graph.nodes()) {
     KILN_ASSIGN_OR_RETURN(auto kernel, cuda::create_cuda_kernel(*node, kernel_options));

@@ -25,6 +25,8 @@ struct CudaTacticOptions {
   uint64_t workspace_limit = uint64_t{1} << 30;
   /// Only candidates whose ids start with one of these (tactic_sources.h); empty: all.
   std::vector<std::string> tactic_prefixes;
+  /// Kernel-config variants every cuDNN convolution offers (KernelOptions::knob_variants).
+  size_t knob_variants = 0;
 };
 
 struct CudaTacticReport {

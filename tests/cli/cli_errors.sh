@@ -47,6 +47,8 @@ if [ -f "$model" ]; then
   expect_error "--no-stem-space-to-depth is for GPU engines" "$kiln" build "$model" --no-stem-space-to-depth -o "$tmp"
   expect_error "--device" "$kiln" build "$model" --device metal -o "$tmp"
   expect_error "--tactic-sources is for GPU engines" "$kiln" build "$model" --tactic-sources kiln -o "$tmp"
+  expect_error "--knob-variants is for GPU engines" "$kiln" build "$model" --knob-variants 8 -o "$tmp"
+  expect_error "--knob-variants must be 0 to 64, got 65" "$kiln" build "$model" --device cuda --knob-variants 65 -o "$tmp"
   # Checked before the GPU is looked for: a bad source is named on any machine.
   expect_error "unknown source 'tensorrt' (expected cudnn, cublaslt or kiln" "$kiln" build "$model" --device cuda \
     --tactic-sources cudnn,tensorrt -o "$tmp"

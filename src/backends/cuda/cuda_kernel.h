@@ -75,6 +75,9 @@ struct KernelOptions {
   std::string tactic;
   /// FP32 nodes may use TF32 tensor cores (`--precision tf32`); off: strict FP32 arithmetic.
   bool allow_tf32 = false;
+  /// Build time: every cuDNN convolution also offers up to this many kernel-config variants of its first
+  /// candidate (`kiln build --knob-variants`; few-channel convolutions offer kKnobVariantsFewChannels anyway).
+  size_t knob_variants = 0;
 };
 
 }  // namespace kiln::cuda

@@ -258,8 +258,11 @@ class PreparedConv : public PreparedNode {
 
 class CudnnConvKernel : public CudnnTacticKernel {
  public:
-  CudnnConvKernel(ConvNode node, std::shared_ptr<const ConvConstants> constants, std::string tactic_id)
-      : CudnnTacticKernel(std::move(tactic_id)), node_(std::move(node)), constants_(std::move(constants)) {}
+  CudnnConvKernel(ConvNode node, std::shared_ptr<const ConvConstants> constants, std::string tactic_id,
+                  size_t knob_variants)
+      : CudnnTacticKernel(std::move(tactic_id), knob_variants),
+        node_(std::move(node)),
+        constants_(std::move(constants)) {}
 
   Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext& ctx, std::span<const Dims> input_dims,
                                                 std::span<const Dims> output_dims) const override {
@@ -278,7 +281,7 @@ class CudnnConvKernel : public CudnnTacticKernel {
     if (!graphs.ok()) return graphs.status().with_context(node_.name);
     return candidate_tactic_ids(ctx.cudnn, *graphs, filter(), ctx.workspace_limit,
                                 max_cudnn_candidates(node_.geo.group, node_.geo.w_dims),
-                                cudnn_knob_variants(node_.geo.group, node_.geo.w_dims));
+                                knob_variants(node_.geo.group, node_.geo.w_dims));
   }
 
  private:
@@ -385,7 +388,8 @@ KernelResult make_conv_kernel(const Node& node, const KernelOptions& options) {
   }
 
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
-  std::unique_ptr<CudaKernel> kernel(new CudnnConvKernel(std::move(n), std::move(constants), tactic_id));
+  std::unique_ptr<CudaKernel> kernel(new CudnnConvKernel(std::move(n), std::move(constants), tactic_id,
+                                                                    options.knob_variants));
   // A 1x1 channels-last convolution is also a plain product: let cuBLASLt's algorithms compete.
   KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_conv1x1_gemm_kernel(node, options),
                                                  "cublaslt:", tactic_id));

@@ -5,6 +5,7 @@
 // that runs is taken.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -80,10 +81,16 @@ class CudnnTacticKernel : public CudaKernel {
   std::string tactic() const override { return tactic_ ? tactic_id_ : kCudnnHeuristicTactic; }
 
  protected:
-  explicit CudnnTacticKernel(std::string tactic_id)
-      : tactic_id_(std::move(tactic_id)), tactic_(CudnnTactic::parse(tactic_id_)) {}
+  CudnnTacticKernel(std::string tactic_id, size_t knob_variants)
+      : tactic_id_(std::move(tactic_id)), tactic_(CudnnTactic::parse(tactic_id_)), knob_variants_(knob_variants) {}
+  /// The knob variants to offer for a convolution with `group` groups and W's dims: the few-channel default
+  /// or the build's --knob-variants, the larger.
+  size_t knob_variants(int64_t group, const std::vector<int64_t>& w_dims) const {
+    return std::max(cudnn_knob_variants(group, w_dims), knob_variants_);
+  }
   std::string tactic_id_;
   std::optional<CudnnTactic> tactic_;
+  size_t knob_variants_ = 0;
 };
 
 /// The chosen config and the index of its graph in `graphs`.

@@ -210,8 +210,11 @@ class PreparedQConv : public PreparedNode {
 
 class CudnnQConvKernel : public CudnnTacticKernel {
  public:
-  CudnnQConvKernel(QConvNode node, std::shared_ptr<const QConvConstants> constants, std::string tactic_id)
-      : CudnnTacticKernel(std::move(tactic_id)), node_(std::move(node)), constants_(std::move(constants)) {}
+  CudnnQConvKernel(QConvNode node, std::shared_ptr<const QConvConstants> constants, std::string tactic_id,
+                  size_t knob_variants)
+      : CudnnTacticKernel(std::move(tactic_id), knob_variants),
+        node_(std::move(node)),
+        constants_(std::move(constants)) {}
 
   Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext& ctx, std::span<const Dims> input_dims,
                                                 std::span<const Dims> output_dims) const override {
@@ -228,7 +231,7 @@ class CudnnQConvKernel : public CudnnTacticKernel {
     auto graphs = build_graphs(ctx, *shapes);
     return candidate_tactic_ids(ctx.cudnn, graphs, acceptable, ctx.workspace_limit,
                                 max_cudnn_candidates(node_.geo.group, node_.geo.w_dims),
-                                cudnn_knob_variants(node_.geo.group, node_.geo.w_dims));
+                                knob_variants(node_.geo.group, node_.geo.w_dims));
   }
 
  private:
@@ -329,7 +332,8 @@ KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
   KILN_ASSIGN_OR_RETURN(constants->z_mult, DeviceBuffer::upload(&n.z_mult, sizeof(float)));
 
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
-  std::unique_ptr<CudaKernel> kernel(new CudnnQConvKernel(std::move(n), std::move(constants), tactic_id));
+  std::unique_ptr<CudaKernel> kernel(new CudnnQConvKernel(std::move(n), std::move(constants), tactic_id,
+                                                                    options.knob_variants));
   // kiln's own implicit GEMMs compete: for 16 input channels (the space-to-depth stem) and for multiples of 64.
   KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_few_channel_qconv_kernel(node, options),
                                                  "cuda:few_channel", tactic_id));
