@@ -14,16 +14,15 @@
 #include "passes/layout/channels_last.h"
 #include "passes/pass_manager.h"
 #include "passes/precision/quantize_int8.h"
+#include "tests/support/shared_models.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path shared() { return fs::path(__FILE__).parent_path() / "../../../shared"; }
-std::string model() {
-  return (shared() / "models/st_mobilenet_v2_0.35_128_flowers_fp32/mobilenet_v2_0.35_128_tfs_channel_first.onnx").string();
-}
+fs::path shared() { return testing::shared_dir(); }
+std::string model() { return testing::flowers_mobilenet_v2(); }
 
 // The model as an INT8 build calibrates it: imported, weights out of the inputs, optimized (fused).
 Result<Graph> fused_graph() {

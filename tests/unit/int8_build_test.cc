@@ -12,19 +12,18 @@
 #include "kiln/kiln.h"
 #include "core/npy.h"
 #include "quant/calibration_cache.h"
+#include "tests/support/shared_models.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path shared() { return fs::path(__FILE__).parent_path() / "../../../shared"; }
-std::string model() {
-  return (shared() / "models/st_mobilenet_v2_0.35_128_flowers_fp32/mobilenet_v2_0.35_128_tfs_channel_first.onnx").string();
-}
+fs::path shared() { return testing::shared_dir(); }
+std::string model() { return testing::flowers_mobilenet_v2(); }
 fs::path work() {
   static fs::path dir = [] {
-    fs::path p = fs::path(testing::TempDir()) / ("kiln_int8_test_" + std::to_string(::getpid()));
+    fs::path p = fs::path(::testing::TempDir()) / ("kiln_int8_test_" + std::to_string(::getpid()));
     fs::create_directories(p);
     return p;
   }();
