@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace kiln {
 namespace {
@@ -67,7 +69,58 @@ Status TensorObserver::observe_range(std::span<const float> values) {
   return Status::ok_status();
 }
 
+namespace {
+// Elements a thread takes at the least: below this, starting threads costs more than it saves.
+constexpr size_t kMinPerThread = size_t{1} << 18;
+}  // namespace
+
+void TensorObserver::merge(const TensorObserver& part) {
+  if (part.seen_finite_) {
+    min_ = seen_finite_ ? std::min(min_, part.min_) : part.min_;
+    max_ = seen_finite_ ? std::max(max_, part.max_) : part.max_;
+    seen_finite_ = true;
+  }
+  finite_count_ += part.finite_count_;
+  nan_count_ += part.nan_count_;
+  inf_count_ += part.inf_count_;
+  out_of_range_count_ += part.out_of_range_count_;
+  for (size_t b = 0; b < part.histogram_.counts.size() && b < histogram_.counts.size(); ++b)
+    histogram_.counts[b] += part.histogram_.counts[b];
+}
+
+Status TensorObserver::observe_in_parts(std::span<const float> values, bool histogram) {
+  const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
+                                          values.size() / kMinPerThread);
+  if (threads < 2) return histogram ? observe_histogram(values) : observe_range(values);
+  // Each part starts from this observer's pass state (histogram range, bins) with empty statistics.
+  TensorObserver empty(num_bins_);
+  empty.histogram_pass_ = histogram_pass_;
+  empty.histogram_.range_max = histogram_.range_max;
+  empty.histogram_.counts.assign(histogram_.counts.size(), 0);
+  empty.bins_per_unit_ = bins_per_unit_;
+  std::vector<TensorObserver> parts(threads, empty);
+  std::vector<Status> status(threads);
+  std::vector<std::thread> pool;
+  const size_t per = (values.size() + threads - 1) / threads;
+  for (size_t t = 0; t < threads; ++t) {
+    const std::span<const float> part = values.subspan(std::min(t * per, values.size()),
+                                                       std::min(per, values.size() - std::min(t * per, values.size())));
+    pool.emplace_back([&, t, part] {
+      status[t] = histogram ? parts[t].observe_histogram(part) : parts[t].observe_range(part);
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  for (size_t t = 0; t < threads; ++t) {
+    KILN_RETURN_IF_ERROR(status[t]);
+    merge(parts[t]);
+  }
+  return Status::ok_status();
+}
+
 Status TensorObserver::observe_range(const Tensor& tensor) {
+  KILN_RETURN_IF_ERROR(check_bins());
+  if (histogram_pass_) return Status::internal("observe_range called after start_histogram_pass");
+  if (tensor.dtype() == DataType::kF32) return observe_in_parts(tensor.span<float>(), /*histogram=*/false);
   Status inner;
   Status outer = for_each_float_chunk(tensor, [&](std::span<const float> chunk) {
     if (inner.ok()) inner = observe_range(chunk);
@@ -106,6 +159,8 @@ Status TensorObserver::observe_histogram(std::span<const float> values) {
 }
 
 Status TensorObserver::observe_histogram(const Tensor& tensor) {
+  if (!histogram_pass_) return Status::internal("observe_histogram called before start_histogram_pass");
+  if (tensor.dtype() == DataType::kF32) return observe_in_parts(tensor.span<float>(), /*histogram=*/true);
   Status inner;
   Status outer = for_each_float_chunk(tensor, [&](std::span<const float> chunk) {
     if (inner.ok()) inner = observe_histogram(chunk);

@@ -14,6 +14,8 @@
 //
 // NaN and ±Inf elements are skipped and counted (pass 1 counts them; pass 2 skips the same elements).
 // Empty tensors are accepted and change nothing. Accepted dtypes: f32, f16, bf16, f64 (converted to float).
+// A large f32 tensor is observed by several threads, each over its own part, merged after: min, max and integer
+// counts merge exactly, so the statistics are the same bit for bit as one thread's.
 #pragma once
 
 #include <cstdint>
@@ -83,6 +85,10 @@ class TensorObserver {
 
  private:
   Status check_bins() const;
+  // Observes `values` in parts on several threads (pass 1 or 2 by `histogram`), merging each part's
+  // statistics into this one.
+  Status observe_in_parts(std::span<const float> values, bool histogram);
+  void merge(const TensorObserver& part);
 
   int num_bins_;
   bool histogram_pass_ = false;

@@ -194,3 +194,46 @@ TEST(QuantObserver, ValuesBeyondThePassOneRangeAreCountedNotLost) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// A tensor large enough to be observed by several threads (tensor_observer.cc splits f32 tensors of 2^19
+// elements and more when the machine has two or more cores): the same statistics, bit for bit, as feeding its
+// elements through the one-thread span interface in small pieces, NaN and infinities included.
+TEST(QuantObserver, ThreadedObservationEqualsOneThread) {
+  std::mt19937_64 rng(99);
+  std::normal_distribution<double> normal(0.0, 3.0);
+  std::vector<float> data((size_t{1} << 21) + 12345);
+  for (float& v : data) v = static_cast<float>(normal(rng));
+  for (size_t i = 7; i < data.size(); i += 100003) data[i] = std::numeric_limits<float>::quiet_NaN();
+  for (size_t i = 11; i < data.size(); i += 200017) data[i] = -std::numeric_limits<float>::infinity();
+  data[data.size() - 2] = 40.0f;  // the maximum, in the last thread's part
+  data[3] = -38.5f;               // the minimum, in the first
+  const Tensor tensor = Tensor::from_vector(data, {static_cast<int64_t>(data.size())});
+
+  TensorObserver threaded, single;
+  ASSERT_TRUE(threaded.observe_range(tensor).ok());
+  for (size_t begin = 0; begin < data.size(); begin += 1000)
+    ASSERT_TRUE(single.observe_range(std::span<const float>(data).subspan(begin, std::min<size_t>(1000, data.size() - begin))).ok());
+  EXPECT_EQ(bits_of(threaded.min()), bits_of(single.min()));
+  EXPECT_EQ(bits_of(threaded.max()), bits_of(single.max()));
+  EXPECT_EQ(threaded.max(), 40.0f);
+  EXPECT_EQ(threaded.min(), -38.5f);
+  EXPECT_EQ(threaded.finite_count(), single.finite_count());
+  EXPECT_EQ(threaded.nan_count(), single.nan_count());
+  EXPECT_EQ(threaded.inf_count(), single.inf_count());
+  EXPECT_GT(threaded.nan_count(), 0u);
+
+  ASSERT_TRUE(threaded.start_histogram_pass().ok());
+  ASSERT_TRUE(single.start_histogram_pass().ok());
+  ASSERT_TRUE(threaded.observe_histogram(tensor).ok());
+  for (size_t begin = 0; begin < data.size(); begin += 1000)
+    ASSERT_TRUE(single.observe_histogram(std::span<const float>(data).subspan(begin, std::min<size_t>(1000, data.size() - begin))).ok());
+  EXPECT_EQ(threaded.histogram().counts, single.histogram().counts);
+  EXPECT_EQ(threaded.histogram().total(), threaded.finite_count());
+  EXPECT_EQ(threaded.out_of_range_count(), 0u);
+}
+
+}  // namespace
+}  // namespace kiln
