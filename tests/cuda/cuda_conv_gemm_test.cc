@@ -386,6 +386,43 @@ TEST(CudaConvTactics, TacticsFallBackWhereTheyCannotRun) {
   }
 }
 
+// --knob-variants (KernelOptions::knob_variants): a convolution over many channels, which offers at most
+// kMaxCudnnCandidates configs by default, also offers kernel-config variants of its first config — cuDNN ids
+// that differ from it only in the kernel-config knob — and each computes the node.
+TEST(CudaConvTactics, KnobVariantsAddKernelConfigsOfTheFirstCandidate) {
+  KILN_REQUIRE_GPU();
+  const ConvCase cc = {.name = "k3_c64", .x = {2, 64, 14, 14}, .w = {64, 64, 3, 3}, .pads = {1, 1, 1, 1},
+                       .bias = true, .act = "Relu"};
+  auto c = conv_op(cc, DataType::kF16, /*nhwc=*/true);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto plain = candidates(*c);
+  ASSERT_TRUE(plain.ok() && !plain->empty()) << (plain.ok() ? "no candidates" : plain.status().message());
+  EXPECT_LE(plain->size(), cuda::kMaxCudnnCandidates);
+  auto more = candidates(*c, {.knob_variants = 6});
+  ASSERT_TRUE(more.ok()) << more.status().message();
+  ASSERT_GE(more->size(), plain->size());
+  EXPECT_TRUE(std::equal(plain->begin(), plain->end(), more->begin()));  // the plain candidates come first
+  const auto first = cuda::CudnnTactic::parse(plain->front());
+  ASSERT_TRUE(first.has_value());
+  size_t variants = 0;
+  for (size_t i = plain->size(); i < more->size(); ++i) {
+    const auto t = cuda::CudnnTactic::parse((*more)[i]);
+    ASSERT_TRUE(t.has_value()) << (*more)[i];
+    EXPECT_EQ(t->path, first->path);
+    EXPECT_EQ(t->engine, first->engine);
+    EXPECT_NE(t->knobs, first->knobs);
+    ++variants;
+    auto o = run_both(*c, {.tactic = (*more)[i]});
+    ASSERT_TRUE(o.ok()) << (*more)[i] << ": " << o.status().message();
+    EXPECT_TRUE(close(o->gpu, o->ref, conv_tolerance(*c, o->ref))) << (*more)[i];
+  }
+  // cuDNN 9's f16 NHWC engines for such a layer (engine 4 on the H100, session 7's profiles) have the knob.
+  EXPECT_GT(variants, 0u) << "first candidate " << plain->front();
+  EXPECT_LE(variants, 6u);
+  std::printf("[ knobs    ] %zu plain candidates, %zu kernel-config variants of %s\n", plain->size(), variants,
+              plain->front().c_str());
+}
+
 TEST(CudaConvTactics, IdsParseAndFormat) {
   KILN_REQUIRE_GPU();
   using cuda::ConvPath;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "core/npy.h"
+#include "engine/engine_file.h"
 #include "core/tensor.h"
 #include "kiln/kiln.h"
 #include "tests/cuda/cuda_test_util.h"
@@ -255,6 +257,43 @@ TEST(CudaModel, DynamicBatchCapturesOneGraphPerShape) {
     ASSERT_TRUE(got.ok()) << got.status().message();
     expect_agreement(Precision::kFP32, *ref, *got, fmt::format("batch {}", batch));
   }
+}
+
+// --tactic-sources: a SqueezeNet FP16 build timed among cuDNN's configs only has no cuBLASLt tactic (its 1x1
+// convolutions could run on cuBLASLt), and one among cuBLASLt's only gives the 1x1 convolutions cuBLASLt
+// algorithms and leaves every other convolution its default, counted in the build report.
+TEST(CudaModel, TacticSourcesLimitTheChosenTactics) {
+  KILN_REQUIRE_GPU();
+  fs::path path = model_path("squeezenet1.0/squeezenet1.0_fp32_from_winml_fp16.onnx");
+  if (!fs::exists(path)) GTEST_SKIP() << path << " not found";
+  auto tactics_of = [&](const std::vector<std::string>& sources, std::string* log) -> Result<std::vector<std::string>> {
+    BuildOptions options;
+    options.backend = "cuda";
+    options.precision = Precision::kFP16;
+    options.tactic_sources = sources;
+    const fs::path engine = work_dir() / fmt::format("sq_sources_{}.kiln", sources.front());
+    KILN_ASSIGN_OR_RETURN(BuildReport report, build_engine(path.string(), engine.string(), options));
+    for (const std::string& line : report.log) *log += line + "\n";
+    KILN_ASSIGN_OR_RETURN(nlohmann::json meta, read_engine_metadata(engine.string()));
+    std::vector<std::string> tactics;
+    for (const auto& [node, tactic] : meta.at("kernels").items()) tactics.push_back(tactic.get<std::string>());
+    return tactics;
+  };
+  auto count = [](const std::vector<std::string>& tactics, const std::string& prefix) {
+    return std::count_if(tactics.begin(), tactics.end(), [&](const std::string& t) { return t.starts_with(prefix); });
+  };
+  std::string cudnn_log, cublaslt_log;
+  auto cudnn_only = tactics_of({"cudnn"}, &cudnn_log);
+  ASSERT_TRUE(cudnn_only.ok()) << cudnn_only.status().message();
+  EXPECT_EQ(count(*cudnn_only, "cublaslt:"), 0) << cudnn_log;
+  EXPECT_GT(count(*cudnn_only, "cudnn:"), 10) << cudnn_log;
+  auto cublaslt_only = tactics_of({"cublaslt"}, &cublaslt_log);
+  ASSERT_TRUE(cublaslt_only.ok()) << cublaslt_only.status().message();
+  EXPECT_GT(count(*cublaslt_only, "cublaslt:"), 5) << cublaslt_log;  // SqueezeNet's squeeze and 1x1 expand layers
+  // The 3x3 convolutions have no cuBLASLt candidate: they keep cuDNN's heuristic choice, and the report says so.
+  EXPECT_GT(count(*cublaslt_only, "cudnn:heuristic"), 0) << cublaslt_log;
+  EXPECT_NE(cublaslt_log.find("kept their kernel's default: no candidate from --tactic-sources"), std::string::npos)
+      << cublaslt_log;
 }
 
 // Contexts on separate threads (separate streams and handles) share one engine.
