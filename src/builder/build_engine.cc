@@ -151,12 +151,22 @@ Result<CalibrationTable> obtain_calibration(const Graph& graph, const ResolvedPr
   return table;
 }
 
+// The model as every graph of a build starts: imported (external data next to the model file), and without
+// the initializers that old models (IR < 4) also list as graph inputs: an engine's inputs are the tensors fed
+// at run time (TensorRT does the same). `listed_weights` (optional) receives how many were dropped.
+Result<Graph> import_model(const std::string& bytes, const std::string& model_path, size_t* listed_weights = nullptr) {
+  const std::string base_dir = std::filesystem::path(model_path).parent_path().string();
+  KILN_ASSIGN_OR_RETURN(Graph graph, import_onnx_bytes(bytes, base_dir.empty() ? "." : base_dir, model_path));
+  const size_t listed = std::erase_if(graph.inputs, [](const Value* v) { return v->is_constant(); });
+  if (listed_weights) *listed_weights = listed;
+  return graph;
+}
+
 // --export-qdq: the calibrated model as standard ONNX with QuantizeLinear/DequantizeLinear (TensorRT's
 // explicit-quantization form). Built from the canonicalized but unfused graph, so it has only standard ops.
-Status export_qdq_model(const std::string& bytes, const std::string& base_dir, const std::string& model_path,
+Status export_qdq_model(const std::string& bytes, const std::string& model_path,
                         const CalibrationTable& table, const BuildOptions& options, std::vector<std::string>& log) {
-  KILN_ASSIGN_OR_RETURN(Graph graph, import_onnx_bytes(bytes, base_dir, model_path));
-  std::erase_if(graph.inputs, [](const Value* v) { return v->is_constant(); });
+  KILN_ASSIGN_OR_RETURN(Graph graph, import_model(bytes, model_path));
   PassOptions canonical;
   canonical.fuse_bias_activation = canonical.fuse_residual_add = canonical.fuse_elementwise_chains = false;
   KILN_RETURN_IF_ERROR(run_optimization_passes(graph, canonical, nullptr));
@@ -296,12 +306,8 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
     return Status::invalid_argument(fmt::format("refusing to overwrite the input model {} with an engine", model_path));
 
   KILN_ASSIGN_OR_RETURN(std::string bytes, read_file(model_path, "ONNX model"));
-  std::string base_dir = std::filesystem::path(model_path).parent_path().string();
-  KILN_ASSIGN_OR_RETURN(Graph graph, import_onnx_bytes(bytes, base_dir.empty() ? "." : base_dir, model_path));
-
-  // Initializers that old models (IR < 4) also list as inputs are weights in an engine, not inputs: an
-  // engine's inputs are the tensors fed at run time (TensorRT does the same).
-  size_t listed = std::erase_if(graph.inputs, [](const Value* v) { return v->is_constant(); });
+  size_t listed = 0;
+  KILN_ASSIGN_OR_RETURN(Graph graph, import_model(bytes, model_path, &listed));
   if (listed) report.log.push_back(fmt::format("{} initializers listed as graph inputs are fixed weights", listed));
   KILN_ASSIGN_OR_RETURN(ResolvedProfile profile, resolve_profile(graph, options));
   std::map<std::string, std::vector<Dim>> symbolic;
@@ -329,8 +335,7 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
   if (options.precision == Precision::kINT8) {
     // The FP32 graph as it stands (same import, inputs and passes), in channels-last layout.
     auto calibration_graph = [&]() -> Result<Graph> {
-      KILN_ASSIGN_OR_RETURN(Graph g, import_onnx_bytes(bytes, base_dir.empty() ? "." : base_dir, model_path));
-      std::erase_if(g.inputs, [](const Value* v) { return v->is_constant(); });
+      KILN_ASSIGN_OR_RETURN(Graph g, import_model(bytes, model_path));
       for (Value* in : g.inputs)
         if (const Value* built = graph.find_value(in->name)) in->type = built->type;
       KILN_RETURN_IF_ERROR(run_optimization_passes(g, PassOptions{}, nullptr));
@@ -343,7 +348,7 @@ Result<BuildReport> build_engine(const std::string& model_path, const std::strin
       if (std::filesystem::exists(options.int8.export_qdq, ec) &&
           std::filesystem::equivalent(options.int8.export_qdq, model_path, ec))
         return Status::invalid_argument(fmt::format("--export-qdq would overwrite the input model {}", model_path));
-      KILN_RETURN_IF_ERROR(export_qdq_model(bytes, base_dir.empty() ? "." : base_dir, model_path, table, options,
+      KILN_RETURN_IF_ERROR(export_qdq_model(bytes, model_path, table, options,
                                             report.log));
     }
     Int8Options int8_options;

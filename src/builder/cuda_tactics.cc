@@ -65,44 +65,58 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// A node's operands at the opt shapes: their dims, and device buffers (random inputs) made only when a tactic
+// is timed (a node whose every candidate is in the timing cache needs none).
 struct NodeBuffers {
   std::vector<Dims> in_dims, out_dims;
   std::vector<cuda::DeviceBuffer> storage;
   std::vector<void*> inputs, outputs;
 };
 
-Result<NodeBuffers> node_buffers(const Node& node, const std::map<std::string, Dims>& opt_dims, std::mt19937& rng) {
+Result<NodeBuffers> node_dims(const Node& node, const std::map<std::string, Dims>& opt_dims) {
   NodeBuffers b;
   b.in_dims.resize(node.inputs.size());
   b.out_dims.resize(node.outputs.size());
+  auto dims_of = [&](const Value* v) -> Result<Dims> {
+    if (v->is_constant()) return v->constant->dims();
+    auto d = opt_dims.find(v->name);
+    if (d == opt_dims.end()) return Status::internal(fmt::format("{}: no opt shape for '{}'", node.describe(), v->name));
+    return d->second;
+  };
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    if (node.inputs[i]) {
+      KILN_ASSIGN_OR_RETURN(b.in_dims[i], dims_of(node.inputs[i]));
+    }
+  }
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    if (node.outputs[i]) {
+      KILN_ASSIGN_OR_RETURN(b.out_dims[i], dims_of(node.outputs[i]));
+    }
+  }
+  return b;
+}
+
+// Makes `b`'s device buffers, once: random runtime inputs, outputs to write (constants are the kernels' own).
+Status allocate_node_buffers(const Node& node, NodeBuffers& b, std::mt19937& rng) {
+  if (!b.inputs.empty() || !b.outputs.empty()) return {};
   b.inputs.assign(node.inputs.size(), nullptr);
   b.outputs.assign(node.outputs.size(), nullptr);
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const Value* v = node.inputs[i];
-    if (!v) continue;
-    if (v->is_constant()) {
-      b.in_dims[i] = v->constant->dims();
-      continue;
-    }
-    auto d = opt_dims.find(v->name);
-    if (d == opt_dims.end()) return Status::internal(fmt::format("{}: no opt shape for '{}'", node.describe(), v->name));
-    b.in_dims[i] = d->second;
-    KILN_ASSIGN_OR_RETURN(auto buffer, random_device_tensor(v->type.dtype, d->second, rng));
+    if (!v || v->is_constant()) continue;
+    KILN_ASSIGN_OR_RETURN(auto buffer, random_device_tensor(v->type.dtype, b.in_dims[i], rng));
     b.inputs[i] = buffer.get();
     b.storage.push_back(std::move(buffer));
   }
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     const Value* v = node.outputs[i];
     if (!v) continue;
-    auto d = opt_dims.find(v->name);
-    if (d == opt_dims.end()) return Status::internal(fmt::format("{}: no opt shape for '{}'", node.describe(), v->name));
-    b.out_dims[i] = d->second;
-    uint64_t bytes = static_cast<uint64_t>(element_count(d->second)) * dtype_size(v->type.dtype);
+    uint64_t bytes = static_cast<uint64_t>(element_count(b.out_dims[i])) * dtype_size(v->type.dtype);
     KILN_ASSIGN_OR_RETURN(auto buffer, cuda::DeviceBuffer::allocate(std::max<uint64_t>(bytes, 1)));
     b.outputs[i] = buffer.get();
     b.storage.push_back(std::move(buffer));
   }
-  return b;
+  return {};
 }
 
 // Whether `prepared`'s launches can be captured into a CUDA graph (some library configs create resources at
@@ -214,7 +228,7 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
     ++r.nodes_on_gpu;
     std::string tactic = kernel->tactic();  // the library's own choice unless timing finds a faster one
     if (options.time_tactics) {
-      KILN_ASSIGN_OR_RETURN(NodeBuffers buffers, node_buffers(*node, opt_dims, rng));
+      KILN_ASSIGN_OR_RETURN(NodeBuffers buffers, node_dims(*node, opt_dims));
       const std::string signature = node_signature(*node, opt_dims, kTacticAttr);
       // Candidates depend on the node's types, shapes and attributes only (its signature), and listing them
       // finalizes a cuDNN plan per candidate: a node like one listed before (ResNet-50: 53 convolutions, 24
@@ -234,7 +248,8 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
       if (!offered.empty()) {
         ++r.nodes_with_choice;
         nlohmann::json& times = entries[signature];
-        FastestTactic fastest = choose_fastest(offered, times, [&](const std::string& tactic, double) {
+        FastestTactic fastest = choose_fastest(offered, times, [&](const std::string& tactic, double) -> Result<double> {
+          KILN_RETURN_IF_ERROR(allocate_node_buffers(*node, buffers, rng));
           auto timed = time_tactic(*node, tactic, options.allow_tf32, buffers, launch, r.planning_seconds);
           if (!timed.ok()) cudaGetLastError();  // a config that fails to run here is no candidate
           return timed;

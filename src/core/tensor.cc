@@ -109,4 +109,11 @@ std::string Tensor::type_string() const {
   return fmt::format("{}[{}]", dtype_name(dtype_), dims_to_string(dims_));
 }
 
+bool all_zero(const Tensor* t) {
+  if (!t) return true;
+  for (int64_t i = 0; i < t->size(); ++i)
+    if (t->element_as_double(i) != 0) return false;
+  return true;
+}
+
 }  // namespace kiln

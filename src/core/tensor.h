@@ -169,4 +169,7 @@ Status visit_float(DataType dtype, F&& f) {
 template <typename T>
 using compute_type_t = std::conditional_t<std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>, float, T>;
 
+/// True when `t` is null or all its elements are zero (absent or zero zero points).
+bool all_zero(const Tensor* t);
+
 }  // namespace kiln

@@ -181,4 +181,8 @@ void Graph::remove_unused_values() {
   });
 }
 
+const Tensor* constant_input(const Node& node, size_t i) {
+  return node.has_input(i) && node.inputs[i]->is_constant() ? &*node.inputs[i]->constant : nullptr;
+}
+
 }  // namespace kiln

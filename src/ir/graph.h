@@ -66,6 +66,9 @@ class Node {
   std::string describe() const;
 };
 
+/// The constant value of the node's input i, or null when it is absent or computed.
+const Tensor* constant_input(const Node& node, size_t i);
+
 class Graph {
  public:
   Graph() = default;

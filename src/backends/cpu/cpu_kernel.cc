@@ -129,16 +129,6 @@ dnnl::memory::desc dense_desc(const Dims& dims, dnnl::memory::data_type type) {
   return dnnl::memory::desc(d, type, strides);
 }
 
-const Tensor* constant_input(const Node& node, size_t i) {
-  return node.has_input(i) && node.inputs[i]->is_constant() ? &*node.inputs[i]->constant : nullptr;
-}
-
-bool all_zero(const Tensor* t) {
-  if (!t) return true;
-  for (int64_t i = 0; i < t->size(); ++i)
-    if (t->element_as_double(i) != 0) return false;
-  return true;
-}
 
 void execute(const PreparedPrimitive& p, std::unordered_map<int, dnnl::memory> args) {
   if (p.weights_data) args[DNNL_ARG_WEIGHTS] = view_memory(p.weights, p.weights_data);

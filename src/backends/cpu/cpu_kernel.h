@@ -124,11 +124,6 @@ PreparedPrimitive prepare_reorder(const dnnl::memory::desc& src, const dnnl::mem
 /// A dense row-major descriptor of `dims` (rank 0 becomes [1]).
 dnnl::memory::desc dense_desc(const Dims& dims, dnnl::memory::data_type type);
 
-/// The constant value of input i, or null when absent or computed.
-const Tensor* constant_input(const Node& node, size_t i);
-/// True when `t` is null or all its elements are zero (zero points).
-bool all_zero(const Tensor* t);
-
 /// Runs `p` with the given arguments plus weights and a scratchpad.
 void execute(const PreparedPrimitive& p, std::unordered_map<int, dnnl::memory> args);
 

@@ -388,8 +388,8 @@ KernelResult make_conv_kernel(const Node& node, const KernelOptions& options) {
   }
 
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
-  std::unique_ptr<CudaKernel> kernel(new CudnnConvKernel(std::move(n), std::move(constants), tactic_id,
-                                                                    options.knob_variants));
+  std::unique_ptr<CudaKernel> kernel(
+      new CudnnConvKernel(std::move(n), std::move(constants), tactic_id, options.knob_variants));
   // A 1x1 channels-last convolution is also a plain product: let cuBLASLt's algorithms compete.
   KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_conv1x1_gemm_kernel(node, options),
                                                  "cublaslt:", tactic_id));

@@ -21,8 +21,8 @@
 // to max_cudnn_candidates (4; 12 for a conv over <= 16 input channels per group, plus the kernel-config knob
 // variants of the first), spread over the distinct engines of every graph (cudnn_engine_choice.h);
 // make_conv_kernel adds cuBLASLt's algorithms for a 1x1 NHWC conv and kiln's implicit GEMM for a 16-channel
-// f16 NHWC one (few_channel_conv_kernel.cc), both through TacticChoiceKernel. Data pointers must be 16-byte aligned (the tensors are described so;
-// execute_plan checks).
+// f16 NHWC one (few_channel_conv_kernel.cc), both through TacticChoiceKernel. Data pointers must be 16-byte
+// aligned (the tensors are described so; execute_plan checks).
 #pragma once
 
 #include "backends/cuda/cuda_kernel.h"

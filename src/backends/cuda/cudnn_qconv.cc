@@ -22,7 +22,6 @@ namespace kiln::cuda {
 
 namespace {
 
-
 // Unique ids of the graph's tensors (virtual intermediates from kUidVirtual on).
 constexpr int64_t kUidX = 1, kUidW = 2, kUidY = 3, kUidMult = 4, kUidBias = 5, kUidZ = 6, kUidZMult = 7,
                   kUidVirtual = 100;
@@ -332,8 +331,8 @@ KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
   KILN_ASSIGN_OR_RETURN(constants->z_mult, DeviceBuffer::upload(&n.z_mult, sizeof(float)));
 
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
-  std::unique_ptr<CudaKernel> kernel(new CudnnQConvKernel(std::move(n), std::move(constants), tactic_id,
-                                                                    options.knob_variants));
+  std::unique_ptr<CudaKernel> kernel(
+      new CudnnQConvKernel(std::move(n), std::move(constants), tactic_id, options.knob_variants));
   // kiln's own implicit GEMMs compete: for 16 input channels (the space-to-depth stem) and for multiples of 64.
   KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_few_channel_qconv_kernel(node, options),
                                                  "cuda:few_channel", tactic_id));

@@ -236,7 +236,8 @@ class ChannelsLast {
   // n's output 0 becomes a new NHWC value, the twin of the old one (which nothing produces for now).
   void move_output_to_nhwc(Node& n) {
     Value* y = n.outputs[0];
-    Value* t = g_.add_value(channels_last_twin(y->name), {y->type.dtype, layout::permute(y->type.shape, kNchwToNhwc)});
+    Value* t =
+        g_.add_value(channels_last_twin(y->name), {y->type.dtype, layout::permute(y->type.shape, kNchwToNhwc)});
     n.outputs[0] = t;
     t->producer = &n;
     y->producer = nullptr;
@@ -251,7 +252,8 @@ class ChannelsLast {
       maybe_orphaned_.insert(v->producer);
       return twin_[v] = v->producer->inputs[0];
     }
-    Value* t = g_.add_value(channels_last_twin(v->name), {v->type.dtype, layout::permute(v->type.shape, kNchwToNhwc)});
+    Value* t =
+        g_.add_value(channels_last_twin(v->name), {v->type.dtype, layout::permute(v->type.shape, kNchwToNhwc)});
     add_transpose(v, t, kNchwToNhwc);
     return twin_[v] = t;
   }

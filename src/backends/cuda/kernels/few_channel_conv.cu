@@ -56,12 +56,10 @@ struct I8 {
   __device__ static void mma(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     device::mma_s8(d, a, b0, b1);
   }
-  // As kiln.QConv's requantization (qconv_kernels.cu): rint(acc * mult + bias), clamped, half to even.
+  // kiln.QConv's requantization (no residual here); channels past k are not stored.
   __device__ static int8_t requantize(const FewChannelConvArgs& a, int channel, int acc) {
     if (channel >= a.k) return 0;
-    float t = __fmul_rn(static_cast<float>(acc), a.mult[channel]);
-    if (a.bias) t = __fadd_rn(t, a.bias[channel]);
-    return device::requantize(t, a.lo, a.hi);
+    return device::requantize_qconv(acc, a.mult[channel], a.bias ? a.bias[channel] : 0.0f, 0.0f, 0.0f, a.lo, a.hi);
   }
   __device__ static void store_pair(const FewChannelConvArgs& a, int channel, int v0, int v1, char* out) {
     out[0] = static_cast<char>(requantize(a, channel, v0));

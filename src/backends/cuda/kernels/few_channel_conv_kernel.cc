@@ -94,22 +94,19 @@ class FewChannelConvKernel final : public OwnConvKernel<launch::FewChannelConvAr
   std::shared_ptr<const FewChannelConstants> constants_;
 };
 
-// W [K, 16, kh, kw] as the kernel reads it: [round_up(K, 64)][padded taps][16], zeros in the padding.
+// W [K, 16, kh, kw] as the kernel reads it: [round_up(K, 64)][padded taps][16], zeros in the padding: cuDNN's
+// KRSC order (to_krsc) with each output channel's row padded.
 Tensor packed_weights(const Tensor& w, int padded_taps) {
-  const int64_t k = w.dim(0), c = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+  const int64_t k = w.dim(0), c = w.dim(1), taps = w.dim(2) * w.dim(3);
   const int64_t rows = (k + launch::kFewChannelConvTileK - 1) / launch::kFewChannelConvTileK *
                        launch::kFewChannelConvTileK;
   Tensor packed(w.dtype(), {rows, padded_taps, c});
   std::memset(packed.raw(), 0, packed.byte_size());
-  const size_t es = dtype_size(w.dtype());
-  const auto* src = static_cast<const unsigned char*>(w.raw());
-  auto* dst = static_cast<unsigned char*>(packed.raw());
+  const Tensor krsc = to_krsc(w);
+  const size_t row_bytes = static_cast<size_t>(taps * c) * dtype_size(w.dtype());
   for (int64_t o = 0; o < k; ++o)
-    for (int64_t ci = 0; ci < c; ++ci)
-      for (int64_t r = 0; r < kh; ++r)
-        for (int64_t s = 0; s < kw; ++s)
-          std::memcpy(dst + ((o * padded_taps + r * kw + s) * c + ci) * es, src + (((o * c + ci) * kh + r) * kw + s) * es,
-                      es);
+    std::memcpy(static_cast<char*>(packed.raw()) + o * padded_taps * c * dtype_size(w.dtype()),
+                static_cast<const char*>(krsc.raw()) + o * row_bytes, row_bytes);
   return packed;
 }
 

@@ -150,14 +150,9 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
       // channels past the output's edge are computed on zeros and not stored.
       warp.for_each_pair_of_group(acc, [&](int ni, int row, int col, int v0, int v1) {
         char2* out = reinterpret_cast<char2*>(staged + row * kOutStrideBytes + col);
-        float t0 = __fadd_rn(__fmul_rn(static_cast<float>(v0), mult[ni].x), bias[ni].x);
-        float t1 = __fadd_rn(__fmul_rn(static_cast<float>(v1), mult[ni].y), bias[ni].y);
-        if (z) {
-          const char2 r = *out;
-          t0 = __fadd_rn(t0, __fmul_rn(static_cast<float>(r.x), a.z_mult));
-          t1 = __fadd_rn(t1, __fmul_rn(static_cast<float>(r.y), a.z_mult));
-        }
-        *out = make_char2(device::requantize(t0, a.lo, a.hi), device::requantize(t1, a.lo, a.hi));
+        const char2 r = z ? *out : make_char2(0, 0);
+        *out = make_char2(device::requantize_qconv(v0, mult[ni].x, bias[ni].x, r.x, a.z_mult, a.lo, a.hi),
+                          device::requantize_qconv(v1, mult[ni].y, bias[ni].y, r.y, a.z_mult, a.lo, a.hi));
       });
       __syncthreads();
       device::store_staged(staged, kOutStrideBytes, kTileN, static_cast<char*>(a.y), grid, image, oh0, ow0, win.out_h,

@@ -27,9 +27,9 @@ inline Result<std::unique_ptr<CudaKernel>> no_kernel() { return std::unique_ptr<
 
 /// The dtype of the node's input / output i (kUndefined when omitted).
 DataType input_dtype(const Node& node, size_t i);
+DataType output_dtype(const Node& node, size_t i);
 /// The node's input i, or null when it is absent or omitted.
 inline const Value* input_value(const Node& node, size_t i) { return node.has_input(i) ? node.inputs[i] : nullptr; }
-DataType output_dtype(const Node& node, size_t i);
 
 /// `v` rounded to `dtype` the way the reference makes a scalar of that dtype from a float (f16: nearest
 /// even); unchanged for f32.

@@ -72,4 +72,12 @@ __device__ __forceinline__ int8_t requantize(float t, float lo, float hi) {
   return static_cast<int8_t>(fminf(fmaxf(rintf(t), lo), hi));
 }
 
+// One kiln.QConv output from its accumulator: acc * mult + bias + z * z_mult (bias and z 0 where absent), each
+// product and sum rounded on its own (no FMA contraction, as the reference computes), then requantize().
+__device__ __forceinline__ int8_t requantize_qconv(int acc, float mult, float bias, float z, float z_mult, float lo,
+                                                   float hi) {
+  const float t = __fadd_rn(__fadd_rn(__fmul_rn(static_cast<float>(acc), mult), bias), __fmul_rn(z, z_mult));
+  return requantize(t, lo, hi);
+}
+
 }  // namespace kiln::cuda::device

@@ -6,13 +6,9 @@
 #include <cmath>
 #include <string>
 
-namespace kiln::cuda {
+#include "backends/cuda/kernels/kernel_util.h"
 
-bool all_zero(const Tensor& t) {
-  for (int64_t i = 0; i < t.size(); ++i)
-    if (t.element_as_int64(i) != 0) return false;
-  return true;
-}
+namespace kiln::cuda {
 
 Result<QuantRange> quantized_output_range(const Node& node, DataType y, double y_scale, int64_t y_zp) {
   QuantRange r{};
@@ -57,15 +53,15 @@ Result<std::optional<SymmetricQConv>> read_symmetric_qconv(const Node& node) {
   const Tensor* ys = constant_input(node, kYScale);
   const Tensor* yz = constant_input(node, kYZp);
   if (!xs || !xz || !wt || !ws || !wz || !ys || !yz) return none;
-  if (wt->dtype() != DataType::kI8 || wt->rank() != 4 || !all_zero(*xz) || !all_zero(*wz) || !all_zero(*yz))
+  if (wt->dtype() != DataType::kI8 || wt->rank() != 4 || !all_zero(xz) || !all_zero(wz) || !all_zero(yz))
     return none;
-  const Value* b = node.has_input(kB) ? node.inputs[kB] : nullptr;
-  const Value* z = node.has_input(kZ) ? node.inputs[kZ] : nullptr;
+  const Value* b = input_value(node, kB);
+  const Value* z = input_value(node, kZ);
   if (b && (!b->is_constant() || b->type.dtype != DataType::kI32)) return none;
   if (z && (z->type.dtype != DataType::kI8 || z->is_constant())) return none;
   const Tensor* zs = z ? constant_input(node, kZScale) : nullptr;
   const Tensor* zz = z ? constant_input(node, kZZp) : nullptr;
-  if (z && (!zs || !zz || !all_zero(*zz))) return none;
+  if (z && (!zs || !zz || !all_zero(zz))) return none;
 
   SymmetricQConv q;
   q.w = wt;

@@ -16,14 +16,6 @@ namespace kiln::cuda {
 /// kiln.QConv's inputs (src/ir/ops/qfused_ops.cc).
 enum QConvInput : size_t { kX = 0, kXScale, kXZp, kW, kWScale, kWZp, kYScale, kYZp, kB, kZ, kZScale, kZZp };
 
-/// The node's input i when it is present and constant, else null.
-inline const Tensor* constant_input(const Node& node, size_t i) {
-  return node.has_input(i) && node.inputs[i]->is_constant() ? &*node.inputs[i]->constant : nullptr;
-}
-
-/// Whether every element of `t` is 0 (zero points of kiln's symmetric int8).
-bool all_zero(const Tensor& t);
-
 /// An inclusive range of quantized output values.
 struct QuantRange {
   int32_t lo, hi;
