@@ -89,13 +89,13 @@ if [ "$MODE" = kernels ]; then
   E="$B/engines/resnet50_int8.kiln"
   "$KILN" bench "$E" --device cuda --batch "${KERNELS_BATCH:-32}" --duration 1 --profile \
     > "$B/results/bench_resnet50_int8_kiln.log" 2>&1
-  grep -E "int8_igemm|few_channel|GPU phases" -A0 "$B/results/bench_resnet50_int8_kiln.log" | head -40
+  grep -E "int8_igemm|int8_pointwise|few_channel|GPU phases" -A0 "$B/results/bench_resnet50_int8_kiln.log" | head -40
   tar -C "$B" -czf "$OUT/kernels.tar.gz" results
   timeout "${NCU_SECONDS:-180}" ncu --clock-control none --kernel-name "regex:${NCU_KERNEL:-int8_conv_kernel}" \
     --launch-count "${NCU_LAUNCHES:-6}" --section SpeedOfLight --section MemoryWorkloadAnalysis \
-    --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy --section LaunchStats \
+    --section ComputeWorkloadAnalysis --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats \
     "$KILN" bench "$E" --device cuda --batch "${KERNELS_BATCH:-32}" --duration 0.2 > "$B/results/ncu.txt" 2>&1
   echo "ncu exit $?"
-  grep -E "int8_conv_kernel|Duration|Throughput|Registers|Achieved Occupancy|Stall" "$B/results/ncu.txt" | head -80
+  grep -E "int8_conv_kernel|int8_pointwise_kernel|Duration|Throughput|Registers|Achieved Occupancy|Stall" "$B/results/ncu.txt" | head -80
   tar -C "$B" -czf "$OUT/kernels.tar.gz" results
 fi

@@ -1,7 +1,7 @@
 // kiln.QConv on cuDNN's int8 graph (src/backends/cuda/cudnn_qconv.cc) against the reference kernel, on odd
 // shapes: RGB-like inputs whose channels the kernel pads, 1x1 and 3x3, strides, bias, residual, Relu / Clip,
-// values at the int8 limits; every candidate tactic (kiln's own implicit GEMM for 16-channel cases too),
-// captured launches.
+// values at the int8 limits; every candidate tactic (kiln's own implicit and pointwise GEMMs where they
+// apply), captured launches.
 //
 // Tolerance: the reference requantizes in f64, the GPU in f32 (the accumulator itself is exact in both), so an
 // output may differ by one quantization step where t = acc * multiplier lies within f32 rounding of a .5 tie.
@@ -56,11 +56,17 @@ const QConvCase kCases[] = {
     // 576 tiles: more than the H100's 264 blocks take in one round, so blocks loop over 2-3 tiles (and reuse
     // their W stages: one slice).
     {"c64_1x1_many_tiles", 16, 64, 64, 72, 32, 1, 1, 0, false, "Relu"},
+    // kiln's pointwise GEMM takes the 1x1s above too; these two need W's rows resident with one block per
+    // multiprocessor (64 and 128 KB): a strided one with a residual and a partial output-channel tile, and a
+    // 2048-channel one over 16 slices.
+    {"c1024_1x1_s2_k80_residual", 2, 1024, 7, 9, 80, 1, 2, 0, true, "Relu"},
+    {"c2048_1x1_k32_residual", 1, 2048, 3, 5, 32, 1, 1, 0, true, "Clip"},
 };
 
 // Whether kiln's implicit GEMMs (few_channel_conv_kernel.cc, int8_conv_kernel.cc) run the case.
 bool few_channel_kernel_runs(const QConvCase& c) { return c.c == 16 && c.m % 16 == 0 && !c.residual; }
 bool int8_igemm_runs(const QConvCase& c) { return c.c % 64 == 0 && c.m % 16 == 0 && c.k * c.k <= 9; }
+bool int8_pointwise_runs(const QConvCase& c) { return c.c % 64 == 0 && c.m % 16 == 0 && c.k == 1 && c.pad == 0; }
 
 Tensor random_i8(const Dims& d, uint32_t seed, bool extreme) {
   Tensor t = random_tensor(DataType::kI8, d, -128.0f, 127.0f, seed);
@@ -150,6 +156,7 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
     std::string listed;
     EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:few_channel_igemm"), few_channel_kernel_runs(c) ? 1 : 0);
     EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:int8_igemm"), int8_igemm_runs(c) ? 1 : 0);
+    EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:int8_pointwise"), int8_pointwise_runs(c) ? 1 : 0);
     for (const std::string& id : *ids) {
       listed += id + " ";
       auto t = run_node_on_cuda(*g, {.tactic = id});
@@ -163,12 +170,15 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
 TEST(CudaQConv, CapturedAndMisalignedLaunches) {
   KILN_REQUIRE_GPU();
   // cuDNN's default tactic on two cases, kiln's implicit GEMMs on the stem case and residual 1x1s (64- and
-  // 256-channel slices).
+  // 256-channel slices), its pointwise GEMM on residual 1x1s (64-channel slices; strided, one block per
+  // multiprocessor).
   const std::pair<QConvCase, std::string> runs[] = {{kCases[0], ""},
                                                     {kCases[1], ""},
                                                     {kCases[6], "cuda:few_channel_igemm"},
                                                     {kCases[11], "cuda:int8_igemm"},
-                                                    {kCases[12], "cuda:int8_igemm"}};
+                                                    {kCases[12], "cuda:int8_igemm"},
+                                                    {kCases[11], "cuda:int8_pointwise"},
+                                                    {kCases[16], "cuda:int8_pointwise"}};
   for (const auto& [c, tactic] : runs) {
     SCOPED_TRACE(std::string(c.name) + " " + tactic);
     auto p = prepare_case(c);

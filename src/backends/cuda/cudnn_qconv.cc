@@ -333,10 +333,14 @@ KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
   std::string tactic_id = options.tactic.empty() ? node.attr_string("tactic", "") : options.tactic;
   std::unique_ptr<CudaKernel> kernel(
       new CudnnQConvKernel(std::move(n), std::move(constants), tactic_id, options.knob_variants));
-  // kiln's own implicit GEMMs compete: for 16 input channels (the space-to-depth stem) and for multiples of 64.
+  // kiln's own kernels compete: for 16 input channels (the space-to-depth stem), for multiples of 64, and the
+  // pointwise GEMM for 1x1s over multiples of 64.
   KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_few_channel_qconv_kernel(node, options),
                                                  "cuda:few_channel", tactic_id));
-  return with_alternative(std::move(kernel), make_int8_conv_kernel(node, options), "cuda:int8_igemm", tactic_id);
+  KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_int8_conv_kernel(node, options),
+                                                 "cuda:int8_igemm", tactic_id));
+  return with_alternative(std::move(kernel), make_int8_pointwise_kernel(node, options), "cuda:int8_pointwise",
+                          tactic_id);
 }
 
 }  // namespace kiln::cuda

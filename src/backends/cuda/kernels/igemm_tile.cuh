@@ -81,14 +81,20 @@ struct WarpTile {
   int warp_m = 0, warp_n = 0, lane = 0;
   int a_pixel[2] = {0, 0};
 
-  __device__ WarpTile(const TileGrid& g, const launch::ConvTiling& t, int stride_h, int stride_w) {
+  // A plain GEMM tile (int8_pointwise.cu): A's rows are the tile's rows, in order.
+  __device__ WarpTile() {
     const int warp = static_cast<int>(threadIdx.x) >> 5;
     lane = static_cast<int>(threadIdx.x) & 31;
     warp_m = (warp & 3) * 32;
     warp_n = (warp >> 2) * 32;
 #pragma unroll
+    for (int mi = 0; mi < 2; ++mi) a_pixel[mi] = warp_m + mi * 16 + (lane & 15);
+  }
+  // An output tile of a convolution: row r's A row is its window's first pixel in the patch.
+  __device__ WarpTile(const TileGrid& g, const launch::ConvTiling& t, int stride_h, int stride_w) : WarpTile() {
+#pragma unroll
     for (int mi = 0; mi < 2; ++mi) {
-      const int row = warp_m + mi * 16 + (lane & 15);
+      const int row = a_pixel[mi];
       a_pixel[mi] = g.row_h(row) * stride_h * t.patch_w + g.row_w(row) * stride_w;
     }
   }

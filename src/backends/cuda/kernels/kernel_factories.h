@@ -28,6 +28,8 @@ KernelResult make_few_channel_qconv_kernel(const Node& node, const KernelOptions
 // An int8 kiln.QConv over a multiple of 64 input channels as kiln's own implicit GEMM
 // (kernels/int8_conv_kernel.cc; an alternative offered by make_qconv_kernel).
 KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions& options);
+// The same for 1x1 windows without padding as kiln's pointwise GEMM (kernels/int8_conv_kernel.cc).
+KernelResult make_int8_pointwise_kernel(const Node& node, const KernelOptions& options);
 
 // kiln's own kernels (kernels/*.cu):
 KernelResult make_transpose_kernel(const Node& node, const KernelOptions& options);  // Transpose

@@ -1,0 +1,241 @@
+// Int8 pointwise convolution for kiln.QConv (see int8_pointwise.h): a GEMM of output pixels by W. A block owns
+// 64 output channels, keeps their W rows (all C input channels) in shared memory for its whole life, and loops
+// over tiles of 128 output pixels (rows): a step copies one tile's next slice of X's channels (64 or 128 bytes
+// of each row; rows gathered at the stride) into one of `kStages` stages, kStages - 1 steps ahead of the step
+// being computed, and a tile's last step also copies that tile's residual into the stage's staging area. Eight
+// warps of mma.sync m16n8k32 (int8, int32 accumulation), each owning 32 rows x 32 channels, read A and B by
+// ldmatrix (igemm_tile.cuh). After a tile's last slice the epilogue requantizes as kiln.QConv does (acc * mult
+// + bias + z * z_mult, rint, clamp) in place of the staged residual, then writes the tile in 16-byte stores.
+//
+// Why not int8_conv.cu's kernel: it copies one step ahead and the residual only in the step that uses it, so a
+// 1x1 layer, whose steps are two k-steps of work, waits on memory latency every step (1 TB/s where the H100
+// has 3.35).
+#include "backends/cuda/kernels/int8_pointwise.h"
+
+#include "backends/cuda/kernels/igemm_tile.cuh"
+#include "backends/cuda/kernels/mma_util.cuh"
+
+namespace kiln::cuda::launch {
+
+namespace {
+
+using device::copy_commit;
+using device::copy_wait;
+using device::kChunkBytes;
+
+constexpr int kTileM = kConvTilePixels;               // rows per tile
+constexpr int kTileN = device::kIgemmTileN;           // output channels per block
+constexpr int kBlockThreads = device::kIgemmThreads;  // 8 warps: 4 along M x 2 along N, 32 x 32 each
+constexpr int kOutStrideBytes = kTileN + 16;          // a staged output row (the 16 spread the banks)
+constexpr int kStagedBytes = kTileM * kOutStrideBytes;
+constexpr int kRowChunks = kTileN / kChunkBytes;      // 16-byte chunks of a staged row
+constexpr int kMaxStages = 4;
+// Shared memory of one multiprocessor and what a block may have of it (sm_90; sm_80 has 164 KB, where a
+// launch needing more fails and the build's timing drops the tactic). 1 KB per block is the system's.
+constexpr size_t kSmBytes = 228 * 1024, kBlockMaxBytes = 227 * 1024, kReservedPerBlock = 1024;
+
+// The output rows of one launch: row m is output pixel m of [n, out_h, out_w], read from input pixel
+// (image, oh * stride_h, ow * stride_w).
+struct Rows {
+  int count = 0;  // n * out_h * out_w
+  int out_hw = 1, out_w = 1;
+  int h = 1, w = 1, stride_h = 1, stride_w = 1;
+  bool strided = false;
+
+  __device__ int64_t input_pixel(int m) const {
+    if (!strided) return m;
+    const int image = m / out_hw, rem = m - image * out_hw;
+    const int oh = rem / out_w, ow = rem - oh * out_w;
+    return (static_cast<int64_t>(image) * h + oh * stride_h) * w + ow * stride_w;
+  }
+};
+
+// kCpp: 16-byte chunks of each row per step (4 or 8: 64 or 128 channels); kStages: steps in flight + 1.
+template <int kCpp, int kStages>
+__global__ void __launch_bounds__(kBlockThreads, 2)
+    int8_pointwise_kernel(Int8ConvArgs a, Rows rows, int w_row_chunks) {
+  extern __shared__ uint4 smem[];
+  constexpr int kSliceBytes = kCpp * kChunkBytes;
+  constexpr int kStageChunks = kTileM * kCpp;
+  // W's 64 rows, then the stages' X slices, then the stages' staging areas.
+  uint4* w_tile = smem;
+  auto x_stage = [&](int stage) { return smem + kTileN * w_row_chunks + stage * kStageChunks; };
+  auto staged = [&](int stage) {
+    return reinterpret_cast<char*>(smem + kTileN * w_row_chunks + kStages * kStageChunks) + stage * kStagedBytes;
+  };
+
+  const int n0 = static_cast<int>(blockIdx.y) * kTileN;
+  const int tid = static_cast<int>(threadIdx.x);
+  const char* x = static_cast<const char*>(a.x);
+  const int8_t* z = static_cast<const int8_t*>(a.z);
+  const int slices = a.c / kSliceBytes;
+  const int tiles = (rows.count + kTileM - 1) / kTileM;
+  const int my_tiles = (tiles - static_cast<int>(blockIdx.x) + static_cast<int>(gridDim.x) - 1) /
+                       static_cast<int>(gridDim.x);
+  const int steps = my_tiles * slices;  // step s: tile blockIdx.x + (s / slices) * gridDim.x, slice s % slices
+  auto tile_of = [&](int s) { return static_cast<int>(blockIdx.x) + s / slices * static_cast<int>(gridDim.x); };
+
+  // Starts copying step s's X slice (and on a tile's last slice its residual) into stage s % kStages; zeros for
+  // rows past the last and channels past k. The caller commits.
+  auto copy_step = [&](int s) {
+    const int stage = s % kStages, slice = s % slices, m0 = tile_of(s) * kTileM;
+    for (int i = tid; i < kTileM * kCpp; i += kBlockThreads) {
+      const int row = i / kCpp, chunk = i % kCpp, m = m0 + row;
+      const bool valid = m < rows.count;
+      const char* src = valid ? x + rows.input_pixel(m) * a.c + slice * kSliceBytes + chunk * kChunkBytes : x;
+      device::copy_16(device::shared_address(x_stage(stage) + device::patch_chunk<kCpp>(row, chunk)), src, valid);
+    }
+    if (!z || slice != slices - 1) return;
+    for (int i = tid; i < kTileM * kRowChunks; i += kBlockThreads) {
+      const int row = i / kRowChunks, channel = n0 + (i % kRowChunks) * kChunkBytes, m = m0 + row;
+      const bool valid = m < rows.count && channel < a.k;
+      const int8_t* src = valid ? z + static_cast<int64_t>(m) * a.k + channel : z;
+      device::copy_16(device::shared_address(staged(stage) + row * kOutStrideBytes + (i % kRowChunks) * kChunkBytes),
+                      src, valid);
+    }
+  };
+
+  const device::WarpTile warp;
+  // This lane's requantization multipliers and biases: its accumulator pairs cover 8 of the block's channels.
+  float2 mult[4], bias[4];
+#pragma unroll
+  for (int ni = 0; ni < 4; ++ni) {
+    const int channel = n0 + warp.pair_col(ni);
+    const bool valid = channel < a.k;  // k is even: channel + 1 then too
+    mult[ni] = valid ? make_float2(a.mult[channel], a.mult[channel + 1]) : make_float2(0.0f, 0.0f);
+    bias[ni] = valid && a.bias ? make_float2(a.bias[channel], a.bias[channel + 1]) : make_float2(0.0f, 0.0f);
+  }
+
+  // Commit groups: W with step 0's copies, then one per step (empty past the last), so step s's copies are
+  // complete when at most kStages - 2 groups are pending at its start.
+  device::copy_w_rows(w_tile, static_cast<const char*>(a.w) + static_cast<int64_t>(n0) * w_row_chunks * kChunkBytes,
+                      w_row_chunks, w_row_chunks);
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < steps) copy_step(s);
+    copy_commit();
+  }
+  int acc[2][4][4];
+  for (int s = 0; s < steps; ++s) {
+    copy_wait<kStages - 2>();
+    __syncthreads();  // step s's stage is complete; stage (s - 1) % kStages is no longer read
+    if (s + kStages - 1 < steps) copy_step(s + kStages - 1);
+    copy_commit();
+
+    const int stage = s % kStages, slice = s % slices;
+    if (slice == 0) device::zero(acc);
+#pragma unroll
+    for (int half = 0; half < kCpp / 2; ++half)  // 32-byte k-steps through the slice
+      warp.k_step<kCpp>(x_stage(stage), 0, half * 2 + (warp.lane >> 4), w_tile, w_row_chunks, slice * kCpp + half * 2,
+                        acc, device::mma_s8);
+    if (slice != slices - 1) continue;
+
+    // Requantized in place of the staged residual (each pair read and written by the same lane); rows past
+    // the last and channels past k are computed on zeros and not stored.
+    char* out = staged(stage);
+    warp.for_each_pair_of_group(acc, [&](int ni, int row, int col, int v0, int v1) {
+      char2* pair = reinterpret_cast<char2*>(out + row * kOutStrideBytes + col);
+      const char2 r = z ? *pair : make_char2(0, 0);
+      *pair = make_char2(device::requantize_qconv(v0, mult[ni].x, bias[ni].x, r.x, a.z_mult, a.lo, a.hi),
+                         device::requantize_qconv(v1, mult[ni].y, bias[ni].y, r.y, a.z_mult, a.lo, a.hi));
+    });
+    __syncthreads();
+    const int m0 = tile_of(s) * kTileM;
+    for (int i = tid; i < kTileM * kRowChunks; i += kBlockThreads) {
+      const int row = i / kRowChunks, chunk = i % kRowChunks, m = m0 + row, channel = n0 + chunk * kChunkBytes;
+      if (m >= rows.count || channel >= a.k) continue;
+      *reinterpret_cast<uint4*>(static_cast<char*>(a.y) + static_cast<int64_t>(m) * a.k + channel) =
+          *reinterpret_cast<const uint4*>(out + row * kOutStrideBytes + chunk * kChunkBytes);
+    }
+  }
+  copy_wait<0>();
+}
+
+size_t shared_bytes(int c, int slice_bytes, int stages) {
+  const size_t w_bytes = static_cast<size_t>(kTileN) * int8_pointwise_w_row_bytes(c);
+  return w_bytes + static_cast<size_t>(stages) * (static_cast<size_t>(kTileM) * slice_bytes + kStagedBytes);
+}
+
+template <int kCpp, int kStages>
+cudaError_t allow_shared_memory() {
+  return cudaFuncSetAttribute(int8_pointwise_kernel<kCpp, kStages>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(kBlockMaxBytes));
+}
+
+template <int kCpp>
+cudaError_t allow_shared_memory_all_stages() {
+  cudaError_t e = allow_shared_memory<kCpp, 2>();
+  if (e == cudaSuccess) e = allow_shared_memory<kCpp, 3>();
+  if (e == cudaSuccess) e = allow_shared_memory<kCpp, 4>();
+  return e;
+}
+
+template <int kCpp>
+void launch_stages(const Int8ConvArgs& a, const Rows& rows, int stages, dim3 grid, size_t shared,
+                   cudaStream_t stream) {
+  const int w_row_chunks = int8_pointwise_w_row_bytes(a.c) / kChunkBytes;
+  switch (stages) {
+    case 2: int8_pointwise_kernel<kCpp, 2><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks); break;
+    case 3: int8_pointwise_kernel<kCpp, 3><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks); break;
+    default: int8_pointwise_kernel<kCpp, 4><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks); break;
+  }
+}
+
+}  // namespace
+
+Int8PointwisePlan int8_pointwise_plan(int c) {
+  Int8PointwisePlan p;
+  if (c <= 0 || c % kInt8ConvSliceChannels != 0) return p;
+  p.slice_bytes = c % 128 == 0 ? 128 : 64;
+  // The most stages with two blocks on a multiprocessor (16 warps to hide latency with), else with one.
+  for (int blocks = 2; blocks >= 1 && p.stages == 0; --blocks)
+    for (int stages = kMaxStages; stages >= 2; --stages) {
+      const size_t bytes = shared_bytes(c, p.slice_bytes, stages);
+      if (bytes <= kBlockMaxBytes && blocks * (bytes + kReservedPerBlock) <= kSmBytes) {
+        p.stages = stages;
+        p.blocks_per_sm = blocks;
+        p.shared_bytes = bytes;
+        break;
+      }
+    }
+  return p;
+}
+
+bool int8_pointwise_supported(const Int8ConvArgs& a) {
+  const ConvWindow& w = a.window;
+  if (!valid_window(w) || w.kernel_h != 1 || w.kernel_w != 1 || a.pad_h != 0 || a.pad_w != 0) return false;
+  if (a.slice != a.c || a.k <= 0 || a.k % kChunkBytes != 0 || a.n < 0 || a.h <= 0 || a.w_extent <= 0) return false;
+  if (w.out_h != (a.h - 1) / w.stride_h + 1 || w.out_w != (a.w_extent - 1) / w.stride_w + 1) return false;
+  const int64_t rows = a.n * w.out_h * w.out_w;
+  // Rows, a tile past them and input pixel indices within 32 bits (offsets are 64-bit).
+  if (rows + kTileM > (int64_t{1} << 31) - 1 || a.n * a.h * a.w_extent > (int64_t{1} << 31) - 1) return false;
+  return int8_pointwise_plan(a.c).stages > 0;
+}
+
+cudaError_t prepare_int8_pointwise(int* multiprocessors) {
+  cudaError_t e = allow_shared_memory_all_stages<4>();
+  if (e == cudaSuccess) e = allow_shared_memory_all_stages<8>();
+  return e == cudaSuccess ? device::resident_blocks(1, multiprocessors) : e;
+}
+
+cudaError_t launch_int8_pointwise(const Int8ConvArgs& a, int multiprocessors, cudaStream_t stream) {
+  if (!int8_pointwise_supported(a) || multiprocessors < 1 || !a.mult) return cudaErrorInvalidValue;
+  Rows rows;
+  rows.count = static_cast<int>(a.n * a.window.out_h * a.window.out_w);
+  if (rows.count == 0) return cudaSuccess;
+  rows.out_hw = a.window.out_h * a.window.out_w;
+  rows.out_w = a.window.out_w;
+  rows.h = a.h, rows.w = a.w_extent;
+  rows.stride_h = a.window.stride_h, rows.stride_w = a.window.stride_w;
+  rows.strided = rows.stride_h != 1 || rows.stride_w != 1;
+  const Int8PointwisePlan plan = int8_pointwise_plan(a.c);
+  const int64_t tiles = (rows.count + kTileM - 1) / kTileM;
+  const IgemmGrid g = igemm_grid(tiles, (a.k + kTileN - 1) / kTileN,
+                                 static_cast<int64_t>(multiprocessors) * plan.blocks_per_sm);
+  const dim3 grid(static_cast<unsigned>(g.x), static_cast<unsigned>(g.y));
+  if (plan.slice_bytes == 128) launch_stages<8>(a, rows, plan.stages, grid, plan.shared_bytes, stream);
+  else launch_stages<4>(a, rows, plan.stages, grid, plan.shared_bytes, stream);
+  return cudaGetLastError();
+}
+
+}  // namespace kiln::cuda::launch
