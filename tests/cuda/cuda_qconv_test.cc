@@ -167,6 +167,29 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
   }
 }
 
+// kiln's own kernels alone on every case they run (the test above also times cuDNN's many candidates: ~3 min):
+// the quick check after a change to one of them.
+TEST(CudaQConv, OwnKernelsMatchReference) {
+  KILN_REQUIRE_GPU();
+  int runs = 0;
+  for (const QConvCase& c : kCases) {
+    SCOPED_TRACE(c.name);
+    auto p = prepare_case(c);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    const std::pair<const char*, bool> own[] = {{"cuda:few_channel_igemm", few_channel_kernel_runs(c)},
+                                                {"cuda:int8_igemm", int8_igemm_runs(c)},
+                                                {"cuda:int8_pointwise", int8_pointwise_runs(c)}};
+    for (const auto& [id, runs_case] : own) {
+      if (!runs_case) continue;
+      auto t = run_node_on_cuda(p->graph, {.tactic = id});
+      ASSERT_TRUE(t.ok()) << id << ": " << t.status().message();
+      EXPECT_TRUE(within_one_step(t->at(0), p->ref)) << "tactic " << id;
+      ++runs;
+    }
+  }
+  EXPECT_GT(runs, 20);
+}
+
 TEST(CudaQConv, CapturedAndMisalignedLaunches) {
   KILN_REQUIRE_GPU();
   // cuDNN's default tactic on two cases, kiln's implicit GEMMs on the stem case and residual 1x1s (64- and

@@ -566,10 +566,10 @@ TEST(CudaQuant, QMatMulDtypesAndParameters) {
 TEST(CudaQuant, QMatMulShapes) {
   KILN_REQUIRE_GPU();
   uint32_t seed = 700;
-  // Tile edges (M one past a 32-row tile, N one past a 64-column tile, K below one 32-byte step), a batched
-  // and a 1-D a, one exact tile.
-  const std::pair<Dims, int64_t> shapes[] = {
-      {{33, 5}, 65}, {{2, 5, 37}, 29}, {{37}, 29}, {{32, 64}, 64}, {{7, 100}, 130}, {{64, 33}, 1}};
+  // Tile edges (M one past a 32-row tile, N one past a 64-column tile, K below one 128-byte step, K over
+  // three steps with the last partial), a batched and a 1-D a, one exact tile.
+  const std::pair<Dims, int64_t> shapes[] = {{{33, 5}, 65},    {{2, 5, 37}, 29}, {{37}, 29},    {{32, 64}, 64},
+                                             {{7, 100}, 130}, {{64, 33}, 1},    {{9, 300}, 70}};
   for (const auto& [a_dims, n] : shapes)
     for (DataType a : {DataType::kI8, DataType::kU8}) {
       QMatMulCase c;

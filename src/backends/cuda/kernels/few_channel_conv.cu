@@ -59,7 +59,7 @@ struct I8 {
   // kiln.QConv's requantization (no residual here); channels past k are not stored.
   __device__ static int8_t requantize(const FewChannelConvArgs& a, int channel, int acc) {
     if (channel >= a.k) return 0;
-    return device::requantize_qconv(acc, a.mult[channel], a.bias ? a.bias[channel] : 0.0f, 0.0f, 0.0f, a.lo, a.hi);
+    return device::requantize_qconv(acc, a.mult[channel], a.bias ? a.bias[channel] : 0.0f, a.lo, a.hi);
   }
   __device__ static void store_pair(const FewChannelConvArgs& a, int channel, int v0, int v1, char* out) {
     out[0] = static_cast<char>(requantize(a, channel, v0));

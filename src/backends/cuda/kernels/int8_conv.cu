@@ -150,9 +150,14 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
       // channels past the output's edge are computed on zeros and not stored.
       warp.for_each_pair_of_group(acc, [&](int ni, int row, int col, int v0, int v1) {
         char2* out = reinterpret_cast<char2*>(staged + row * kOutStrideBytes + col);
-        const char2 r = z ? *out : make_char2(0, 0);
-        *out = make_char2(device::requantize_qconv(v0, mult[ni].x, bias[ni].x, r.x, a.z_mult, a.lo, a.hi),
-                          device::requantize_qconv(v1, mult[ni].y, bias[ni].y, r.y, a.z_mult, a.lo, a.hi));
+        if (z) {
+          const char2 r = *out;
+          *out = make_char2(device::requantize_qconv(v0, mult[ni].x, bias[ni].x, r.x, a.z_mult, a.lo, a.hi),
+                            device::requantize_qconv(v1, mult[ni].y, bias[ni].y, r.y, a.z_mult, a.lo, a.hi));
+        } else {
+          *out = make_char2(device::requantize_qconv(v0, mult[ni].x, bias[ni].x, a.lo, a.hi),
+                            device::requantize_qconv(v1, mult[ni].y, bias[ni].y, a.lo, a.hi));
+        }
       });
       __syncthreads();
       device::store_staged(staged, kOutStrideBytes, kTileN, static_cast<char*>(a.y), grid, image, oh0, ow0, win.out_h,

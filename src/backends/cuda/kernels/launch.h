@@ -147,7 +147,7 @@ cudaError_t launch_dequantize(ElemType x_type, ElemType y_type, const void* x, v
 // ---- kiln.QMatMul -----------------------------------------------------------------------------------------
 
 /// Tiles of the integer matmul: b is packed to [n_padded, k_padded] (multiples of these) at kernel creation.
-constexpr int kQMatMulTileN = 64, kQMatMulTileK = 32;
+constexpr int kQMatMulTileN = 64, kQMatMulTileK = 128;
 
 /// y[m, n] = clamp(rint(float(acc) * multiplier[n]) + y_zero_point, y_lo, y_hi) with, in int32 (wrapping),
 ///   acc = sum_k a'[m, k] * b'[k, n] + col_offset[n] - (row_sums ? col_zero_point[n] * sum_k a'[m, k] : 0)

@@ -67,17 +67,21 @@ __device__ __forceinline__ void mma_s8(int (&d)[4], const uint32_t (&a)[4], uint
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// kiln.QConv's requantization (qconv_kernels.cu): rint(t) clamped to [lo, hi], half to even.
+// kiln.QConv's requantization of t (qconv_kernels.cu): rint(t) clamped to [lo, hi], half to even. lo and hi
+// are integers, so clamping before rounding gives the same.
 __device__ __forceinline__ int8_t requantize(float t, float lo, float hi) {
-  return static_cast<int8_t>(fminf(fmaxf(rintf(t), lo), hi));
+  return static_cast<int8_t>(__float2int_rn(fminf(fmaxf(t, lo), hi)));
 }
 
-// One kiln.QConv output from its accumulator: acc * mult + bias + z * z_mult (bias and z 0 where absent), each
-// product and sum rounded on its own (no FMA contraction, as the reference computes), then requantize().
+// One kiln.QConv output from its accumulator: acc * mult + bias (+ z * z_mult), then requantize(). Fused
+// multiply-adds: the reference computes t in double, which one rounding per step approaches more closely
+// than two, in fewer instructions (memory-bound layers' epilogues are most of their instructions).
+__device__ __forceinline__ int8_t requantize_qconv(int acc, float mult, float bias, float lo, float hi) {
+  return requantize(fmaf(static_cast<float>(acc), mult, bias), lo, hi);
+}
 __device__ __forceinline__ int8_t requantize_qconv(int acc, float mult, float bias, float z, float z_mult, float lo,
                                                    float hi) {
-  const float t = __fadd_rn(__fadd_rn(__fmul_rn(static_cast<float>(acc), mult), bias), __fmul_rn(z, z_mult));
-  return requantize(t, lo, hi);
+  return requantize(fmaf(z, z_mult, fmaf(static_cast<float>(acc), mult, bias)), lo, hi);
 }
 
 }  // namespace kiln::cuda::device
