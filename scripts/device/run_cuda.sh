@@ -5,7 +5,7 @@
 #   scripts/device/run_cuda.sh all     # both
 #   scripts/device/run_cuda.sh kernels # kiln's own kernels inside ResNet-50 INT8: per-layer profile and ncu
 # bench takes BENCH_MODELS, BENCH_PRECISIONS, BENCH_BATCHES, BENCH_SECONDS, BENCH_PROFILE, BENCH_LATENCY,
-# BENCH_INT8_MODELS, CALIB_SAMPLES, KNOB_VARIANTS, SKIP_TORCH and TORCH_FIRST (see below).
+# BENCH_INT8_MODELS, BENCH_OPT, CALIB_SAMPLES, KNOB_VARIANTS, ACCURACY, SKIP_TORCH and TORCH_FIRST (see below).
 # Results go to $OUT (the device tool's folder that comes back): cuda_tests.log, cuda_tests.json and
 # bench.tar.gz (per-engine build logs, kiln bench JSON, torch_baseline.json, the machine's description).
 set -uo pipefail
@@ -50,7 +50,9 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
       calib=()
       [ "$p" = int8 ] && calib=(--calib-data "$K/pkg/images" --preprocess imagenet --calib-samples "${CALIB_SAMPLES:-32}")
       # KNOB_VARIANTS=N: every cuDNN convolution also offers N kernel-config variants (kiln build --knob-variants).
-      /usr/bin/time -f "%e s wall" "$KILN" build "$B/models/$m.onnx" --device cuda --precision "$p" --batch 1:32:128 \
+      # BENCH_OPT: the profile's opt batch, where tactics are timed (32; 128 tunes for the INT8 bar's batch).
+      /usr/bin/time -f "%e s wall" "$KILN" build "$B/models/$m.onnx" --device cuda --precision "$p" \
+        --batch "1:${BENCH_OPT:-32}:128" \
         "${calib[@]}" ${KNOB_VARIANTS:+--knob-variants "$KNOB_VARIANTS"} -o "$B/engines" \
         --timing-cache "$B/results/timing_cache.json" > "$B/results/build_${m}_$p.log" 2>&1
       echo "build $m $p: $(tail -1 "$B/results/build_${m}_$p.log")"
@@ -68,6 +70,21 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
     "$KILN" bench "$B/engines/latency/${m}_fp16.kiln" --device cuda --batch 1 --duration "${BENCH_SECONDS:-2}" \
       --json "$B/results/bench_${m}_fp16_latency.json" > "$B/results/bench_${m}_fp16_latency.log" 2>&1
     grep -A6 "GPU phases" "$B/results/bench_${m}_fp16_latency.log" || tail -5 "$B/results/bench_${m}_fp16_latency.log"
+  fi
+  # ACCURACY=1: the GPU engines against a CPU FP32 engine (the reference) on the staged photos: top-1 agreement,
+  # cosine and error per engine (kiln compare; the INT8 bar asks for INT8's accuracy bars beside its speed).
+  if [ -n "${ACCURACY:-}" ]; then
+    for m in ${BENCH_MODELS:-resnet50 mobilenet_v2}; do
+      "$KILN" build "$B/models/$m.onnx" --device cpu --precision fp32 -o "$B/engines/cpu" \
+        > "$B/results/build_${m}_cpu_fp32.log" 2>&1
+      engines=()
+      for p in ${BENCH_PRECISIONS:-fp16 int8 tf32 fp32}; do
+        [ -f "$B/engines/${m}_$p.kiln" ] && engines+=("$B/engines/${m}_$p.kiln")
+      done
+      "$KILN" compare "$B/engines/cpu/${m}_fp32.kiln" "${engines[@]}" --data "$K/pkg/images" --preprocess imagenet \
+        --samples 41 --time-budget 0 --no-progress --json "$B/results/accuracy_$m.json" > "$B/results/accuracy_$m.log" 2>&1
+      echo "accuracy $m (exit $?):"; tail -15 "$B/results/accuracy_$m.log"
+    done
   fi
   [ -z "${SKIP_TORCH:-}" ] && [ -z "${TORCH_FIRST:-}" ] && run_torch
   tar -C "$B" -czf "$OUT/bench.tar.gz" results
