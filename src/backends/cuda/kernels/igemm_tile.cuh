@@ -128,6 +128,39 @@ struct WarpTile {
   // The first of the two output channels (of the block's 64) this lane holds in accumulator column group ni.
   __device__ int pair_col(int ni) const { return warp_n + ni * 8 + (lane & 3) * 2; }
 
+  // This lane's per-channel requantization parameters: its accumulator pairs cover 8 of the block's channels
+  // (from n0), two per column group ni; zeros past k (even, so channel + 1 is valid with channel) and for a
+  // null bias.
+  __device__ void load_channel_params(int n0, int k, const float* mult_in, const float* bias_in, float2 (&mult)[4],
+                                      float2 (&bias)[4]) const {
+#pragma unroll
+    for (int ni = 0; ni < 4; ++ni) {
+      const int channel = n0 + pair_col(ni);
+      const bool valid = channel < k;
+      mult[ni] = valid ? make_float2(mult_in[channel], mult_in[channel + 1]) : make_float2(0.0f, 0.0f);
+      bias[ni] = valid && bias_in ? make_float2(bias_in[channel], bias_in[channel + 1]) : make_float2(0.0f, 0.0f);
+    }
+  }
+
+  // kiln.QConv's epilogue of the int8 kernels: every accumulator pair requantized (load_channel_params' mult and
+  // bias) into the staged tile (rows `stride_bytes` apart), in place of the staged residual when `residual` (each
+  // pair read and written by the same lane). The caller synchronizes before the tile is stored.
+  __device__ void requantize_into_staged(const int (&acc)[2][4][4], const float2 (&mult)[4], const float2 (&bias)[4],
+                                         char* staged, int stride_bytes, bool residual, float z_mult, float lo,
+                                         float hi) const {
+    for_each_pair_of_group(acc, [&](int ni, int row, int col, int v0, int v1) {
+      char2* pair = reinterpret_cast<char2*>(staged + row * stride_bytes + col);
+      if (residual) {
+        const char2 r = *pair;
+        *pair = make_char2(requantize_qconv(v0, mult[ni].x, bias[ni].x, r.x, z_mult, lo, hi),
+                           requantize_qconv(v1, mult[ni].y, bias[ni].y, r.y, z_mult, lo, hi));
+      } else {
+        *pair = make_char2(requantize_qconv(v0, mult[ni].x, bias[ni].x, lo, hi),
+                           requantize_qconv(v1, mult[ni].y, bias[ni].y, lo, hi));
+      }
+    });
+  }
+
   // Calls f(ni, row, col, v0, v1) for each pair of accumulator elements this lane holds: tile pixel `row`,
   // output channels col = pair_col(ni) and col + 1 of the block's 64.
   template <typename Acc, typename F>

@@ -102,15 +102,8 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
                                         s.slice * a.slice);
   };
 
-  // This lane's requantization multipliers and biases: its accumulator pairs cover 8 of the block's channels.
-  float2 mult[4], bias[4];
-#pragma unroll
-  for (int ni = 0; ni < 4; ++ni) {
-    const int channel = n0 + warp.pair_col(ni);
-    const bool valid = channel < a.k;  // k is even: channel + 1 then too
-    mult[ni] = valid ? make_float2(a.mult[channel], a.mult[channel + 1]) : make_float2(0.0f, 0.0f);
-    bias[ni] = valid && a.bias ? make_float2(a.bias[channel], a.bias[channel + 1]) : make_float2(0.0f, 0.0f);
-  }
+  float2 mult[4], bias[4];  // this lane's requantization parameters
+  warp.load_channel_params(n0, a.k, a.mult, a.bias, mult, bias);
 
   // Commit groups per step, in order: the residual of the step's tile (on its last slice; else empty), the next
   // step's slice. So this step's slice is complete when at most 2 groups are pending, its residual at 1.
@@ -146,19 +139,8 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
         copy_wait<1>();  // the residual, copied by every thread
         __syncthreads();
       }
-      // Requantized in place of the staged residual (each pair read and written by the same lane); pixels and
-      // channels past the output's edge are computed on zeros and not stored.
-      warp.for_each_pair_of_group(acc, [&](int ni, int row, int col, int v0, int v1) {
-        char2* out = reinterpret_cast<char2*>(staged + row * kOutStrideBytes + col);
-        if (z) {
-          const char2 r = *out;
-          *out = make_char2(device::requantize_qconv(v0, mult[ni].x, bias[ni].x, r.x, a.z_mult, a.lo, a.hi),
-                            device::requantize_qconv(v1, mult[ni].y, bias[ni].y, r.y, a.z_mult, a.lo, a.hi));
-        } else {
-          *out = make_char2(device::requantize_qconv(v0, mult[ni].x, bias[ni].x, a.lo, a.hi),
-                            device::requantize_qconv(v1, mult[ni].y, bias[ni].y, a.lo, a.hi));
-        }
-      });
+      // Pixels and channels past the output's edge are computed on zeros and not stored.
+      warp.requantize_into_staged(acc, mult, bias, staged, kOutStrideBytes, z != nullptr, a.z_mult, a.lo, a.hi);
       __syncthreads();
       device::store_staged(staged, kOutStrideBytes, kTileN, static_cast<char*>(a.y), grid, image, oh0, ow0, win.out_h,
                            win.out_w, n0, a.k, 1);

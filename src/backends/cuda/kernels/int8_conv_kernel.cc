@@ -27,7 +27,7 @@ namespace kiln::cuda {
 
 namespace {
 
-// What differs between the two kernels.
+// What differs between the implicit GEMM and the pointwise GEMM.
 struct Int8Variant {
   const char* tactic;
   bool (*supported)(const launch::Int8ConvArgs&);
@@ -47,8 +47,8 @@ struct Int8ConvConstants {
 };
 
 // A stride-1 1x1 convolution without padding reads each output pixel's own input pixel: the implicit GEMM
-// runs it as one row of n * h * w pixels, so tiles are 128 consecutive pixels (none wasted at 7x7 or 14x14 images, where 2-D
-// tiles of 128 leave up to 60% idle) and patches are contiguous.
+// runs it as one row of n * h * w pixels, so tiles are 128 consecutive pixels (none wasted at 7x7 or 14x14
+// images, where 2-D tiles of 128 leave up to 60% idle) and patches are contiguous.
 void flatten_pointwise(launch::Int8ConvArgs& a) {
   const launch::ConvWindow& w = a.window;
   const bool pointwise = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 &&
@@ -182,7 +182,9 @@ KernelResult make_int8_kernel(const Node& node, const Int8Variant& variant) {
 
 }  // namespace
 
-KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions&) { return make_int8_kernel(node, kImplicitGemm); }
+KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions&) {
+  return make_int8_kernel(node, kImplicitGemm);
+}
 
 KernelResult make_int8_pointwise_kernel(const Node& node, const KernelOptions&) {
   return make_int8_kernel(node, kPointwiseGemm);

@@ -125,15 +125,8 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
   };
 
   const device::WarpTile warp;
-  // This lane's requantization multipliers and biases: its accumulator pairs cover 8 of the block's channels.
-  float2 mult[4], bias[4];
-#pragma unroll
-  for (int ni = 0; ni < 4; ++ni) {
-    const int channel = n0 + warp.pair_col(ni);
-    const bool valid = channel < a.k;  // k is even: channel + 1 then too
-    mult[ni] = valid ? make_float2(a.mult[channel], a.mult[channel + 1]) : make_float2(0.0f, 0.0f);
-    bias[ni] = valid && a.bias ? make_float2(a.bias[channel], a.bias[channel + 1]) : make_float2(0.0f, 0.0f);
-  }
+  float2 mult[4], bias[4];  // this lane's requantization parameters
+  warp.load_channel_params(n0, a.k, a.mult, a.bias, mult, bias);
 
   // Commit groups: W with the first step's copies, then one per step (empty past the last), so a step's copies
   // are complete when at most kStages - 2 groups are pending at its start.
@@ -166,20 +159,9 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
       warp.k_step<kCpp>(x_stage, 0, half * 2 + (warp.lane >> 4), w_tile, w_row_chunks, slice * kCpp + half * 2, acc,
                         device::mma_s8);
     if (slice == slices - 1) {
-      // Requantized in place of the staged residual (each pair read and written by the same lane); rows past
-      // the last and channels past k are computed on zeros and not stored.
+      // Rows past the last and channels past k are computed on zeros and not stored.
       char* out = staged_stages + stage * kStagedBytes;
-      warp.for_each_pair_of_group(acc, [&](int ni, int row, int col, int v0, int v1) {
-        char2* pair = reinterpret_cast<char2*>(out + row * kOutStrideBytes + col);
-        if (z) {
-          const char2 r = *pair;
-          *pair = make_char2(device::requantize_qconv(v0, mult[ni].x, bias[ni].x, r.x, a.z_mult, a.lo, a.hi),
-                             device::requantize_qconv(v1, mult[ni].y, bias[ni].y, r.y, a.z_mult, a.lo, a.hi));
-        } else {
-          *pair = make_char2(device::requantize_qconv(v0, mult[ni].x, bias[ni].x, a.lo, a.hi),
-                             device::requantize_qconv(v1, mult[ni].y, bias[ni].y, a.lo, a.hi));
-        }
-      });
+      warp.requantize_into_staged(acc, mult, bias, out, kOutStrideBytes, z != nullptr, a.z_mult, a.lo, a.hi);
       __syncthreads();
       const int m0 = tile * kTileM;
       char* y = static_cast<char*>(a.y) + static_cast<int64_t>(m0 + out_row) * a.k + out_channel;
