@@ -32,11 +32,14 @@ struct CudaTacticOptions {
 struct CudaTacticReport {
   size_t nodes_on_gpu = 0, nodes_on_host = 0;
   size_t nodes_with_choice = 0, timed = 0, from_cache = 0;
+  /// Of `timed`: tactics that ran the cuDNN plan the candidate listing had finalized (CudnnPlanCache).
+  size_t timed_with_listed_plan = 0;
   /// Nodes whose candidates all came from sources --tactic-sources leaves out (they keep the default).
   size_t nodes_outside_sources = 0;
   double seconds = 0;
   /// Of `seconds`: listing candidates (cuDNN finalizes each plan it offers) and creating the timed kernels
-  /// (their plans again), as opposed to running them; runtime-compiled cuDNN engines make this the larger part.
+  /// (plans the listing did not keep), as opposed to running them; runtime-compiled cuDNN engines make this the
+  /// larger part.
   double planning_seconds = 0;
   std::string to_string() const;
 };

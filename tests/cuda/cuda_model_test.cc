@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include "core/npy.h"
@@ -287,6 +288,13 @@ TEST(CudaModel, TacticSourcesLimitTheChosenTactics) {
   ASSERT_TRUE(cudnn_only.ok()) << cudnn_only.status().message();
   EXPECT_EQ(count(*cudnn_only, "cublaslt:"), 0) << cudnn_log;
   EXPECT_GT(count(*cudnn_only, "cudnn:"), 10) << cudnn_log;
+  // Timing ran the plans the candidate listing had finalized (CudnnPlanCache) rather than finalizing them again.
+  std::smatch counts;
+  ASSERT_TRUE(std::regex_search(cudnn_log, counts, std::regex(R"((\d+) timed \((\d+) with the plan made when listing)")))
+      << cudnn_log;
+  const int timed = std::stoi(counts[1]), with_listed_plan = std::stoi(counts[2]);
+  EXPECT_GE(with_listed_plan, 10) << cudnn_log;
+  EXPECT_LE(with_listed_plan, timed) << cudnn_log;
   auto cublaslt_only = tactics_of({"cublaslt"}, &cublaslt_log);
   ASSERT_TRUE(cublaslt_only.ok()) << cublaslt_only.status().message();
   EXPECT_GT(count(*cublaslt_only, "cublaslt:"), 5) << cublaslt_log;  // SqueezeNet's squeeze and 1x1 expand layers

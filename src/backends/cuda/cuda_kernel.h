@@ -27,6 +27,8 @@
 
 namespace kiln::cuda {
 
+class CudnnPlanCache;
+
 /// What a kernel may use while preparing or enqueuing: the context's stream, library handles bound to it,
 /// and the context's workspace (at least the largest PreparedNode::workspace_bytes, valid while enqueued).
 struct LaunchContext {
@@ -37,6 +39,9 @@ struct LaunchContext {
   size_t workspace_bytes = 0;
   /// The most workspace one node may ask for (the engine's --workspace limit).
   size_t workspace_limit = size_t{1} << 30;
+  /// Build time only: where candidate listing keeps the cuDNN plans it finalized and a tactic's prepare takes
+  /// its plan from (see cudnn_plan_cache.h); null in engines.
+  CudnnPlanCache* plan_cache = nullptr;
 };
 
 /// One node's work at fixed shapes on one context.

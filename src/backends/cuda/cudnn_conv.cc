@@ -196,13 +196,13 @@ class PreparedConv : public PreparedNode {
     if (!x || !y || !w || (node_.has_bias && !b) || (node_.has_z && !z))
       return Status::internal(fmt::format("{}: a data pointer is null", node_.name));
     std::vector<void*> ptrs;
-    for (int64_t uid : graph_.uids)
+    for (int64_t uid : graph_->uids)
       ptrs.push_back(uid == kUidX ? x : uid == kUidW ? w : uid == kUidY ? y : uid == kUidB ? b : z);
     if (workspace_bytes() > 0 && (!ctx.workspace || ctx.workspace_bytes < workspace_bytes()))
       return Status::internal(fmt::format("{}: the context's workspace ({} bytes) is smaller than the {} bytes "
                                           "this convolution needs",
                                           node_.name, ctx.workspace_bytes, workspace_bytes()));
-    Status s = execute_plan(ctx.cudnn, chosen_.plan.plan, graph_.uids, ptrs, ctx.workspace);
+    Status s = execute_plan(ctx.cudnn, chosen_.plan.plan, graph_->uids, ptrs, ctx.workspace);
     if (!s.ok()) return s.with_context(node_.name);
     if (epilogue_) {
       EpilogueArgs args = *epilogue_;
@@ -222,12 +222,12 @@ class PreparedConv : public PreparedNode {
   }
 
   static std::unique_ptr<PreparedConv> make(const ConvNode& node, std::shared_ptr<const ConvConstants> constants,
-                                            const ConvShapes& shapes, BuiltGraph graph, ChosenConfig chosen) {
+                                            const ConvShapes& shapes, PlannedGraph planned) {
     auto p = std::unique_ptr<PreparedConv>(new PreparedConv());
     p->node_ = node;
     p->constants_ = std::move(constants);
-    p->graph_ = std::move(graph);
-    p->chosen_ = std::move(chosen);
+    p->graph_ = std::move(planned.graph);
+    p->chosen_ = std::move(planned.chosen);
     const ConvPath path = p->chosen_.tactic.path;
     const bool rest = (node.has_bias && !graph_has_bias(path, node)) || (node.has_z && !graph_has_z(path, node)) ||
                       (!node.act.none() && !graph_has_act(path, node));
@@ -251,7 +251,7 @@ class PreparedConv : public PreparedNode {
   bool empty_ = false;
   ConvNode node_;
   std::shared_ptr<const ConvConstants> constants_;
-  BuiltGraph graph_;
+  std::shared_ptr<const BuiltGraph> graph_;
   ChosenConfig chosen_;  // declared after graph_: destroyed first
   std::optional<EpilogueArgs> epilogue_;
 };
@@ -279,9 +279,10 @@ class CudnnConvKernel : public CudnnTacticKernel {
     std::string last_error;
     auto graphs = build_graphs(ctx.cudnn, node_, *shapes, last_error);
     if (!graphs.ok()) return graphs.status().with_context(node_.name);
-    return candidate_tactic_ids(ctx.cudnn, *graphs, filter(), ctx.workspace_limit,
+    return candidate_tactic_ids(ctx.cudnn, std::move(*graphs), filter(), ctx.workspace_limit,
                                 max_cudnn_candidates(node_.geo.group, node_.geo.w_dims),
-                                knob_variants(node_.geo.group, node_.geo.w_dims));
+                                knob_variants(node_.geo.group, node_.geo.w_dims),
+                                plan_cache_slot(ctx, node_.name, input_dims));
   }
 
  private:
@@ -306,14 +307,14 @@ class CudnnConvKernel : public CudnnTacticKernel {
     if (shapes.y_count == 0) return PreparedConv::make_empty();
     std::string last_error;
     KILN_ASSIGN_OR_RETURN(std::vector<PathGraph> graphs, build_graphs(ctx.cudnn, node_, shapes, last_error));
-    auto chosen = choose_plan(ctx.cudnn, graphs, tactic_, filter(), ctx.workspace_limit, last_error);
+    auto chosen = choose_plan(ctx.cudnn, graphs, tactic_, filter(), ctx.workspace_limit, last_error,
+                              plan_cache_slot(ctx, node_.name, input_dims));
     if (!chosen.ok())
       return Status::unsupported(fmt::format("no cuDNN engine config runs this convolution (X {}, W {}, {} {}): {}",
                                              dims_to_string(input_dims[0]), dims_to_string(node_.geo.w_dims),
                                              dtype_name(node_.dtype), node_.geo.nhwc ? "NHWC" : "NCHW",
                                              chosen.status().message()));
-    return PreparedConv::make(node_, constants_, shapes, std::move(graphs[chosen->graph].graph),
-                              std::move(chosen->chosen));
+    return PreparedConv::make(node_, constants_, shapes, std::move(*chosen));
   }
 
   ConvNode node_;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "backends/cuda/cudnn_plan_cache.h"
+
 namespace kiln::cuda {
 
 namespace {
@@ -115,9 +117,11 @@ std::vector<size_t> candidate_order(const std::vector<RankedConfig>& ranked) {
 // configurations, where the heuristics' pick is not always the fastest, while others change how the engine
 // runs (CUDNN_KNOB_TYPE_USE_TEX variants create texture objects at execute time and fail under stream capture,
 // which every engine's launches go through).
-std::vector<std::string> knob_variant_ids(cudnnHandle_t handle, const PathGraph& graph, const RankedConfig& first,
-                                          size_t workspace_limit, const std::vector<std::string>& ids,
-                                          size_t limit) {
+std::vector<std::string> knob_variant_ids(cudnnHandle_t handle, const PathGraph& graph,
+                                          const std::shared_ptr<const BuiltGraph>& shared_graph,
+                                          const RankedConfig& first, size_t workspace_limit,
+                                          const std::vector<std::string>& ids, size_t limit,
+                                          const PlanCacheSlot& slot) {
   std::vector<std::string> out;
   auto knob = std::find_if(first.info.knobs.begin(), first.info.knobs.end(),
                            [](const auto& k) { return k.first == CUDNN_KNOB_TYPE_KERNEL_CFG; });
@@ -132,44 +136,74 @@ std::vector<std::string> knob_variant_ids(cudnnHandle_t handle, const PathGraph&
     if (v == knob->second) continue;
     auto knobs = first.info.knobs;
     knobs[k].second = v;
-    const std::string id = CudnnTactic{graph.path, first.info.engine, knobs}.to_string();
+    CudnnTactic tactic{graph.path, first.info.engine, knobs};
+    const std::string id = tactic.to_string();
     if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
     DescList keep;
     auto config = make_engine_config(graph.graph.graph, first.info.engine, knobs, keep);
-    if (!config.ok() || !plan_for(handle, *config, first.info.engine, workspace_limit).ok()) continue;
+    if (!config.ok()) continue;
+    auto plan = plan_for(handle, *config, first.info.engine, workspace_limit);
+    if (!plan.ok()) continue;
     out.push_back(id);
+    if (slot.cache)
+      slot.cache->put(slot.scope, id,
+                      PlannedGraph{shared_graph, ChosenConfig{std::move(keep), std::move(*config), std::move(*plan),
+                                                              std::move(tactic)}});
   }
   return out;
 }
 
 }  // namespace
 
-std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
+PlanCacheSlot plan_cache_slot(const LaunchContext& ctx, const std::string& node, std::span<const Dims> input_dims) {
+  if (!ctx.plan_cache) return {};
+  std::string scope = node;
+  for (const Dims& d : input_dims) scope += ' ' + dims_to_string(d);
+  return {ctx.plan_cache, std::move(scope)};
+}
+
+std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, std::vector<PathGraph> graphs,
                                               const ConfigFilter& acceptable, size_t workspace_limit,
-                                              size_t max_candidates, size_t knob_variants) {
+                                              size_t max_candidates, size_t knob_variants,
+                                              const PlanCacheSlot& slot) {
+  // On the heap: plans kept in the cache share their graph (an aliasing pointer into this list keeps it alive).
+  const auto shared = std::make_shared<const std::vector<PathGraph>>(std::move(graphs));
+  auto graph_of = [&](size_t gi) { return std::shared_ptr<const BuiltGraph>(shared, &(*shared)[gi].graph); };
   std::string last_error;
-  const std::vector<RankedConfig> ranked = ranked_configs(graphs, acceptable, last_error);
+  std::vector<RankedConfig> ranked = ranked_configs(*shared, acceptable, last_error);
   std::vector<std::string> ids;
   const RankedConfig* first = nullptr;
   for (size_t i : candidate_order(ranked)) {
     if (ids.size() >= max_candidates) break;
-    const RankedConfig& r = ranked[i];
-    if (!plan_for(handle, r.config, r.info.engine, workspace_limit).ok()) continue;
-    ids.push_back(CudnnTactic{graphs[r.graph].path, r.info.engine, r.info.knobs}.to_string());
+    RankedConfig& r = ranked[i];
+    auto plan = plan_for(handle, r.config, r.info.engine, workspace_limit);
+    if (!plan.ok()) continue;
+    CudnnTactic tactic{(*shared)[r.graph].path, r.info.engine, r.info.knobs};
+    ids.push_back(tactic.to_string());
     if (!first) first = &r;
+    // The ranked list keeps the config's info (the knob variants start from it); the descriptor goes with the plan.
+    if (slot.cache)
+      slot.cache->put(slot.scope, ids.back(),
+                      PlannedGraph{graph_of(r.graph), ChosenConfig{{}, std::move(r.config), std::move(*plan),
+                                                                    std::move(tactic)}});
   }
   if (first && knob_variants > 0) {
-    std::vector<std::string> more =
-        knob_variant_ids(handle, graphs[first->graph], *first, workspace_limit, ids, knob_variants);
+    std::vector<std::string> more = knob_variant_ids(handle, (*shared)[first->graph], graph_of(first->graph), *first,
+                                                     workspace_limit, ids, knob_variants, slot);
     ids.insert(ids.end(), more.begin(), more.end());
   }
   return ids;
 }
 
-Result<ChosenPlan> choose_plan(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
-                               const std::optional<CudnnTactic>& tactic, const ConfigFilter& acceptable,
-                               size_t workspace_limit, std::string& last_error) {
-  // The configured tactic first, when its graph is one of this node's and it still runs at these shapes.
+Result<PlannedGraph> choose_plan(cudnnHandle_t handle, std::vector<PathGraph>& graphs,
+                                 const std::optional<CudnnTactic>& tactic, const ConfigFilter& acceptable,
+                                 size_t workspace_limit, std::string& last_error, const PlanCacheSlot& slot) {
+  auto take_graph = [&](size_t gi) { return std::make_shared<const BuiltGraph>(std::move(graphs[gi].graph)); };
+  // The plan the candidate listing made for this tactic, when the builder kept it.
+  if (tactic && slot.cache) {
+    if (std::optional<PlannedGraph> kept = slot.cache->take(slot.scope, tactic->to_string())) return std::move(*kept);
+  }
+  // The configured tactic, when its graph is one of this node's and it still runs at these shapes.
   if (tactic) {
     for (size_t gi = 0; gi < graphs.size(); ++gi) {
       if (graphs[gi].path != tactic->path) continue;
@@ -190,7 +224,7 @@ Result<ChosenPlan> choose_plan(cudnnHandle_t handle, const std::vector<PathGraph
         last_error = plan.status().message();
         break;
       }
-      return ChosenPlan{gi, ChosenConfig{std::move(keep), std::move(*config), std::move(*plan), *tactic}};
+      return PlannedGraph{take_graph(gi), ChosenConfig{std::move(keep), std::move(*config), std::move(*plan), *tactic}};
     }
   }
   // Else the first ranked config that runs.
@@ -202,7 +236,7 @@ Result<ChosenPlan> choose_plan(cudnnHandle_t handle, const std::vector<PathGraph
       continue;
     }
     CudnnTactic t{graphs[r.graph].path, r.info.engine, r.info.knobs};
-    return ChosenPlan{r.graph, ChosenConfig{{}, std::move(r.config), std::move(*plan), std::move(t)}};
+    return PlannedGraph{take_graph(r.graph), ChosenConfig{{}, std::move(r.config), std::move(*plan), std::move(t)}};
   }
   return Status::unsupported(last_error.empty() ? "no engine config offered" : last_error);
 }

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,24 @@ struct ChosenConfig {
   CudnnTactic tactic;
 };
 
+/// A graph with the plan of one of its configs: what a prepared convolution runs. The graph is shared
+/// because the plans of several candidates listed on one graph can be kept (CudnnPlanCache).
+struct PlannedGraph {
+  std::shared_ptr<const BuiltGraph> graph;
+  ChosenConfig chosen;  ///< declared after graph: destroyed first
+};
+
+class CudnnPlanCache;
+/// Where the plans finalized while listing candidates are kept for their timing: a cache (null: nowhere) and
+/// the scope that names the node and its shapes there.
+struct PlanCacheSlot {
+  CudnnPlanCache* cache = nullptr;
+  std::string scope;
+};
+
+/// The slot of `ctx`'s plan cache for the node named `node` at `input_dims`.
+PlanCacheSlot plan_cache_slot(const LaunchContext& ctx, const std::string& node, std::span<const Dims> input_dims);
+
 /// Whether an engine config's numerics are acceptable for the node (e.g. no TF32 for strict FP32).
 using ConfigFilter = std::function<bool(const EngineConfigInfo&)>;
 
@@ -69,10 +89,12 @@ using ConfigFilter = std::function<bool(const EngineConfigInfo&)>;
 /// need more workspace than `workspace_limit` are left out. Then up to `knob_variants` more: the first
 /// candidate's engine with its kernel-config knob (CUDNN_KNOB_TYPE_KERNEL_CFG) set to each other value it
 /// takes (the heuristics' pick is not always the fastest: ResNet-50's space-to-depth stem at batch 32 ran
-/// 0.176 ms with e7 k24=21, 0.130 with k24=15; H100, session 6).
-std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
+/// 0.176 ms with e7 k24=21, 0.130 with k24=15; H100, session 6). Each candidate's plan, finalized to check
+/// that it runs, goes to `slot`'s cache when there is one.
+std::vector<std::string> candidate_tactic_ids(cudnnHandle_t handle, std::vector<PathGraph> graphs,
                                               const ConfigFilter& acceptable, size_t workspace_limit,
-                                              size_t max_candidates, size_t knob_variants = 0);
+                                              size_t max_candidates, size_t knob_variants = 0,
+                                              const PlanCacheSlot& slot = {});
 
 /// Base of the cuDNN convolution kernels: the tactic id they were created with (KernelOptions::tactic or the
 /// node's `tactic` attribute) and its parse; tactic() reports it, or "cudnn:heuristic" when it is not one.
@@ -93,16 +115,11 @@ class CudnnTacticKernel : public CudaKernel {
   size_t knob_variants_ = 0;
 };
 
-/// The chosen config and the index of its graph in `graphs`.
-struct ChosenPlan {
-  size_t graph = 0;
-  ChosenConfig chosen;
-};
-
-/// `tactic` re-created on its path's graph when it still runs there, else the first ranked config that does.
-/// An unsupported Status (with the last reason) when none runs; `last_error` collects reasons on the way.
-Result<ChosenPlan> choose_plan(cudnnHandle_t handle, const std::vector<PathGraph>& graphs,
-                               const std::optional<CudnnTactic>& tactic, const ConfigFilter& acceptable,
-                               size_t workspace_limit, std::string& last_error);
+/// `tactic`'s plan from `slot`'s cache when it holds one, else `tactic` re-created on its path's graph when it
+/// still runs there, else the first ranked config that does (its graph moved out of `graphs`). An unsupported
+/// Status (with the last reason) when none runs; `last_error` collects reasons on the way.
+Result<PlannedGraph> choose_plan(cudnnHandle_t handle, std::vector<PathGraph>& graphs,
+                                 const std::optional<CudnnTactic>& tactic, const ConfigFilter& acceptable,
+                                 size_t workspace_limit, std::string& last_error, const PlanCacheSlot& slot = {});
 
 }  // namespace kiln::cuda

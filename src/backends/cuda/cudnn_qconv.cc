@@ -132,8 +132,11 @@ bool acceptable(const EngineConfigInfo& info) { return !info.has_note(CUDNN_NUME
 class PreparedQConv : public PreparedNode {
  public:
   PreparedQConv(const QConvNode& node, std::shared_ptr<const QConvConstants> constants, const ConvShapes& shapes,
-                BuiltGraph graph, ChosenConfig chosen)
-      : node_(node), constants_(std::move(constants)), graph_(std::move(graph)), chosen_(std::move(chosen)) {
+                PlannedGraph planned)
+      : node_(node),
+        constants_(std::move(constants)),
+        graph_(std::move(planned.graph)),
+        chosen_(std::move(planned.chosen)) {
     count_ = shapes.y_count;
     rows_ = shapes.x[0] * shapes.x[2] * shapes.x[3];
     padded_channels_ = shapes.x[1];
@@ -168,7 +171,7 @@ class PreparedQConv : public PreparedNode {
     void* acc = acc_bytes_ ? scratch + pad_bytes_ : nullptr;
     void* cudnn_workspace = chosen_.plan.workspace_bytes > 0 ? scratch + pad_bytes_ + acc_bytes_ : nullptr;
     std::vector<void*> ptrs;
-    for (int64_t uid : graph_.uids) {
+    for (int64_t uid : graph_->uids) {
       void* p = uid == kUidX       ? x
                 : uid == kUidW     ? constants_->w.get()
                 : uid == kUidY     ? (acc ? acc : y)
@@ -178,7 +181,7 @@ class PreparedQConv : public PreparedNode {
                                    : constants_->z_mult.get();
       ptrs.push_back(p);
     }
-    Status s = execute_plan(ctx.cudnn, chosen_.plan.plan, graph_.uids, ptrs, cudnn_workspace);
+    Status s = execute_plan(ctx.cudnn, chosen_.plan.plan, graph_->uids, ptrs, cudnn_workspace);
     if (!s.ok()) return s.with_context(node_.name);
     if (acc) {
       RequantArgs a;
@@ -201,7 +204,7 @@ class PreparedQConv : public PreparedNode {
  private:
   QConvNode node_;
   std::shared_ptr<const QConvConstants> constants_;
-  BuiltGraph graph_;
+  std::shared_ptr<const BuiltGraph> graph_;
   ChosenConfig chosen_;  // declared after graph_: destroyed first
   int64_t count_ = 0, rows_ = 0, padded_channels_ = 0;
   size_t pad_bytes_ = 0, acc_bytes_ = 0;
@@ -227,10 +230,10 @@ class CudnnQConvKernel : public CudnnTacticKernel {
     auto shapes = node_shapes(input_dims, output_dims);
     if (!shapes.ok()) return shapes.status().with_context(node_.name);
     if (shapes->y_count == 0) return std::vector<std::string>{};
-    auto graphs = build_graphs(ctx, *shapes);
-    return candidate_tactic_ids(ctx.cudnn, graphs, acceptable, ctx.workspace_limit,
+    return candidate_tactic_ids(ctx.cudnn, build_graphs(ctx, *shapes), acceptable, ctx.workspace_limit,
                                 max_cudnn_candidates(node_.geo.group, node_.geo.w_dims),
-                                knob_variants(node_.geo.group, node_.geo.w_dims));
+                                knob_variants(node_.geo.group, node_.geo.w_dims),
+                                plan_cache_slot(ctx, node_.name, input_dims));
   }
 
  private:
@@ -268,17 +271,16 @@ class CudnnQConvKernel : public CudnnTacticKernel {
     KILN_ASSIGN_OR_RETURN(ConvShapes shapes, node_shapes(input_dims, output_dims));
     if (shapes.y_count == 0)
       return std::unique_ptr<PreparedNode>(
-          new PreparedQConv(node_, constants_, shapes, BuiltGraph{}, ChosenConfig{}));
+          new PreparedQConv(node_, constants_, shapes, PlannedGraph{std::make_shared<BuiltGraph>(), {}}));
     std::string last_error;
     std::vector<PathGraph> graphs = build_graphs(ctx, shapes, &last_error);
-    auto chosen = choose_plan(ctx.cudnn, graphs, tactic_, acceptable, ctx.workspace_limit, last_error);
+    auto chosen = choose_plan(ctx.cudnn, graphs, tactic_, acceptable, ctx.workspace_limit, last_error,
+                              plan_cache_slot(ctx, node_.name, input_dims));
     if (!chosen.ok())
       return Status::unsupported(fmt::format("no cuDNN engine config runs this int8 convolution (X {}, W {}): {}",
                                              dims_to_string(input_dims[kX]), dims_to_string(node_.geo.w_dims),
                                              chosen.status().message()));
-    return std::unique_ptr<PreparedNode>(new PreparedQConv(node_, constants_, shapes,
-                                                           std::move(graphs[chosen->graph].graph),
-                                                           std::move(chosen->chosen)));
+    return std::unique_ptr<PreparedNode>(new PreparedQConv(node_, constants_, shapes, std::move(*chosen)));
   }
 
   QConvNode node_;
