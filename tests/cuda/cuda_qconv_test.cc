@@ -67,6 +67,15 @@ const QConvCase kCases[] = {
 bool few_channel_kernel_runs(const QConvCase& c) { return c.c == 16 && c.m % 16 == 0 && !c.residual; }
 bool int8_igemm_runs(const QConvCase& c) { return c.c % 64 == 0 && c.m % 16 == 0 && c.k * c.k <= 9; }
 bool int8_pointwise_runs(const QConvCase& c) { return c.c % 64 == 0 && c.m % 16 == 0 && c.k == 1 && c.pad == 0; }
+// Whether cuBLASLt's int8 products (cublaslt_qconv.cc) run it: stride-1 1x1s over multiples of 16 channels whose
+// output range its epilogue gives (no activation or Relu; not Clip).
+bool cublaslt_runs(const QConvCase& c) {
+  return c.k == 1 && c.stride == 1 && c.pad == 0 && c.c % 16 == 0 && c.m % 16 == 0 && c.act != "Clip";
+}
+size_t count_with_prefix(const std::vector<std::string>& ids, const std::string& prefix) {
+  return static_cast<size_t>(
+      std::count_if(ids.begin(), ids.end(), [&](const std::string& id) { return id.starts_with(prefix); }));
+}
 
 Tensor random_i8(const Dims& d, uint32_t seed, bool extreme) {
   Tensor t = random_tensor(DataType::kI8, d, -128.0f, 127.0f, seed);
@@ -157,6 +166,7 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
     EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:few_channel_igemm"), few_channel_kernel_runs(c) ? 1 : 0);
     EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:int8_igemm"), int8_igemm_runs(c) ? 1 : 0);
     EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:int8_pointwise"), int8_pointwise_runs(c) ? 1 : 0);
+    EXPECT_EQ(count_with_prefix(*ids, "cublaslt:") > 0, cublaslt_runs(c));
     for (const std::string& id : *ids) {
       listed += id + " ";
       auto t = run_node_on_cuda(*g, {.tactic = id});
@@ -188,6 +198,30 @@ TEST(CudaQConv, OwnKernelsMatchReference) {
     }
   }
   EXPECT_GT(runs, 20);
+}
+
+// cuBLASLt's int8 products, every algorithm its heuristics offer, on every case they run; captured too.
+TEST(CudaQConv, CublasLtProductsMatchReference) {
+  KILN_REQUIRE_GPU();
+  int runs = 0;
+  for (const QConvCase& c : kCases) {
+    SCOPED_TRACE(c.name);
+    auto p = prepare_case(c);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    auto ids = node_candidate_tactics(p->graph);
+    ASSERT_TRUE(ids.ok()) << ids.status().message();
+    ASSERT_EQ(count_with_prefix(*ids, "cublaslt:") > 0, cublaslt_runs(c));
+    for (const std::string& id : *ids) {
+      if (!id.starts_with("cublaslt:")) continue;
+      for (Launch launch : {Launch::kEager, Launch::kCaptured}) {
+        auto t = run_node_on_cuda(p->graph, {.tactic = id}, nullptr, launch);
+        ASSERT_TRUE(t.ok()) << id << ": " << t.status().message();
+        EXPECT_TRUE(within_one_step(t->at(0), p->ref)) << "tactic " << id;
+      }
+      ++runs;
+    }
+  }
+  EXPECT_GT(runs, 10);
 }
 
 TEST(CudaQConv, CapturedAndMisalignedLaunches) {

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/cuda/cublaslt_desc.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/epilogue.h"
@@ -23,40 +24,6 @@ namespace {
 constexpr size_t kMaxWorkspace = size_t{32} << 20;  // what the heuristics may ask for
 constexpr int kMaxCandidates = 8;
 constexpr uint32_t kAlignment = 16;  // the pointer alignment the algos may assume
-
-// RAII for the cuBLASLt descriptors.
-struct MatmulDesc {
-  cublasLtMatmulDesc_t d = nullptr;
-  MatmulDesc() = default;
-  MatmulDesc(MatmulDesc&& o) noexcept : d(std::exchange(o.d, nullptr)) {}
-  MatmulDesc& operator=(MatmulDesc&& o) noexcept {
-    std::swap(d, o.d);
-    return *this;
-  }
-  ~MatmulDesc() {
-    if (d) cublasLtMatmulDescDestroy(d);
-  }
-};
-struct Layout {
-  cublasLtMatrixLayout_t d = nullptr;
-  Layout() = default;
-  Layout(Layout&& o) noexcept : d(std::exchange(o.d, nullptr)) {}
-  Layout& operator=(Layout&& o) noexcept {
-    std::swap(d, o.d);
-    return *this;
-  }
-  ~Layout() {
-    if (d) cublasLtMatrixLayoutDestroy(d);
-  }
-};
-struct Preference {
-  cublasLtMatmulPreference_t d = nullptr;
-  Preference() = default;
-  Preference(Preference&&) = delete;
-  ~Preference() {
-    if (d) cublasLtMatmulPreferenceDestroy(d);
-  }
-};
 
 enum class CMode { kNone, kBias, kFull };
 
@@ -89,7 +56,7 @@ struct GemmShapes {
 // The descriptors of one problem (cuBLASLt's view: D (N x M) = op(A_lt) (N x K) op(B_lt) (K x M), column-major).
 struct GemmDescs {
   MatmulDesc op;
-  Layout a, b, c;  // a: kiln's B, b: kiln's A, c: C and D
+  MatrixLayout a, b, c;  // a: kiln's B, b: kiln's A, c: C and D
 };
 
 Result<GemmDescs> make_descs(const GemmNode& g, const GemmShapes& s, const void* bias) {
@@ -125,7 +92,7 @@ Result<GemmDescs> make_descs(const GemmNode& g, const GemmShapes& s, const void*
   return d;
 }
 
-Status init_preference(Preference& p, const GemmNode& g, size_t workspace_limit) {
+Status init_preference(MatmulPreference& p, const GemmNode& g, size_t workspace_limit) {
   KILN_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&p.d));
   const uint64_t ws = std::min(kMaxWorkspace, workspace_limit);
   KILN_CUBLAS_TRY(
@@ -145,7 +112,7 @@ Status init_preference(Preference& p, const GemmNode& g, size_t workspace_limit)
 // The heuristics' algos at these shapes, best first (state SUCCESS, workspace within the limit).
 Result<std::vector<cublasLtMatmulHeuristicResult_t>> heuristic_algos(cublasLtHandle_t handle, const GemmNode& g,
                                                                      const GemmDescs& d, size_t workspace_limit) {
-  Preference pref;
+  MatmulPreference pref;
   KILN_RETURN_IF_ERROR(init_preference(pref, g, workspace_limit));
   std::vector<cublasLtMatmulHeuristicResult_t> results(kMaxCandidates);
   int returned = 0;

@@ -30,6 +30,8 @@ KernelResult make_few_channel_qconv_kernel(const Node& node, const KernelOptions
 KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions& options);
 // The same for 1x1 windows without padding as kiln's pointwise GEMM (kernels/int8_conv_kernel.cc).
 KernelResult make_int8_pointwise_kernel(const Node& node, const KernelOptions& options);
+// kiln.QConv's stride-1 1x1s as cuBLASLt int8 products (cublaslt_qconv.cc; competes through make_qconv_kernel).
+KernelResult make_cublaslt_qconv_kernel(const Node& node, const KernelOptions& options);
 
 // kiln's own kernels (kernels/*.cu):
 KernelResult make_transpose_kernel(const Node& node, const KernelOptions& options);  // Transpose
