@@ -59,7 +59,9 @@ struct I8 {
   // kiln.QConv's requantization (no residual here); channels past k are not stored.
   __device__ static int8_t requantize(const FewChannelConvArgs& a, int channel, int acc) {
     if (channel >= a.k) return 0;
-    return device::requantize_qconv(acc, a.mult[channel], a.bias ? a.bias[channel] : 0.0f, a.lo, a.hi);
+    // At most 16 channels x kFewChannelConvMaxTaps (16) products: a small accumulator.
+    static_assert(kFewChannelConvMaxTaps * 16 <= 256, "few-channel accumulators convert without I2F");
+    return device::requantize_qconv<true>(acc, a.mult[channel], a.bias ? a.bias[channel] : 0.0f, a.lo, a.hi);
   }
   __device__ static void store_pair(const FewChannelConvArgs& a, int channel, int v0, int v1, char* out) {
     out[0] = static_cast<char>(requantize(a, channel, v0));

@@ -144,7 +144,15 @@ struct WarpTile {
 
   // kiln.QConv's epilogue of the int8 kernels: every accumulator pair requantized (load_channel_params' mult and
   // bias) into the staged tile (rows `stride_bytes` apart), in place of the staged residual when `residual` (each
-  // pair read and written by the same lane). The caller synchronizes before the tile is stored.
+  // pair read and written by the same lane). `small_acc`: each accumulator sums at most 256 products
+  // (small_accumulator), converted without I2F. The caller synchronizes before the tile is stored.
+  __device__ void requantize_into_staged(const int (&acc)[2][4][4], const float2 (&mult)[4], const float2 (&bias)[4],
+                                         char* staged, int stride_bytes, bool residual, bool small_acc, float z_mult,
+                                         float lo, float hi) const {
+    if (small_acc) requantize_into_staged<true>(acc, mult, bias, staged, stride_bytes, residual, z_mult, lo, hi);
+    else requantize_into_staged<false>(acc, mult, bias, staged, stride_bytes, residual, z_mult, lo, hi);
+  }
+  template <bool kSmallAcc>
   __device__ void requantize_into_staged(const int (&acc)[2][4][4], const float2 (&mult)[4], const float2 (&bias)[4],
                                          char* staged, int stride_bytes, bool residual, float z_mult, float lo,
                                          float hi) const {
@@ -152,11 +160,11 @@ struct WarpTile {
       char2* pair = reinterpret_cast<char2*>(staged + row * stride_bytes + col);
       if (residual) {
         const char2 r = *pair;
-        *pair = make_char2(requantize_qconv(v0, mult[ni].x, bias[ni].x, r.x, z_mult, lo, hi),
-                           requantize_qconv(v1, mult[ni].y, bias[ni].y, r.y, z_mult, lo, hi));
+        *pair = make_char2(requantize_qconv<kSmallAcc>(v0, mult[ni].x, bias[ni].x, r.x, z_mult, lo, hi),
+                           requantize_qconv<kSmallAcc>(v1, mult[ni].y, bias[ni].y, r.y, z_mult, lo, hi));
       } else {
-        *pair = make_char2(requantize_qconv(v0, mult[ni].x, bias[ni].x, lo, hi),
-                           requantize_qconv(v1, mult[ni].y, bias[ni].y, lo, hi));
+        *pair = make_char2(requantize_qconv<kSmallAcc>(v0, mult[ni].x, bias[ni].x, lo, hi),
+                           requantize_qconv<kSmallAcc>(v1, mult[ni].y, bias[ni].y, lo, hi));
       }
     });
   }

@@ -140,7 +140,9 @@ __global__ void __launch_bounds__(kBlockThreads, kBlocksPerSm)
         __syncthreads();
       }
       // Pixels and channels past the output's edge are computed on zeros and not stored.
-      warp.requantize_into_staged(acc, mult, bias, staged, kOutStrideBytes, z != nullptr, a.z_mult, a.lo, a.hi);
+      warp.requantize_into_staged(acc, mult, bias, staged, kOutStrideBytes, z != nullptr,
+                                  device::small_accumulator(a.c * a.window.kernel_h * a.window.kernel_w), a.z_mult,
+                                  a.lo, a.hi);
       __syncthreads();
       device::store_staged(staged, kOutStrideBytes, kTileN, static_cast<char*>(a.y), grid, image, oh0, ow0, win.out_h,
                            win.out_w, n0, a.k, 1);

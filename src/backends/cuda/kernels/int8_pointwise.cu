@@ -161,7 +161,8 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
     if (slice == slices - 1) {
       // Rows past the last and channels past k are computed on zeros and not stored.
       char* out = staged_stages + stage * kStagedBytes;
-      warp.requantize_into_staged(acc, mult, bias, out, kOutStrideBytes, z != nullptr, a.z_mult, a.lo, a.hi);
+      warp.requantize_into_staged(acc, mult, bias, out, kOutStrideBytes, z != nullptr,
+                                  device::small_accumulator(a.c), a.z_mult, a.lo, a.hi);
       __syncthreads();
       const int m0 = tile * kTileM;
       char* y = static_cast<char*>(a.y) + static_cast<int64_t>(m0 + out_row) * a.k + out_channel;

@@ -67,21 +67,47 @@ __device__ __forceinline__ void mma_s8(int (&d)[4], const uint32_t (&a)[4], uint
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// Conversions between int and float without I2F / F2I, which issue at a quarter of the FP32 rate on sm_90: the
+// int8 epilogues convert two or three values per output (accumulator, residual, result), and at ResNet-50's
+// memory-bound 1x1s that rate, not memory, set their time (layer1's residual expansion at batch 128: 103 M outputs
+// x 3 conversions ~ 0.074 ms of the 0.118 on the H200). 1.5 * 2^23 has unit spacing: adding it to a float rounds
+// to an integer (half to even, as rint) and leaves that integer v in the low bits, 0x4B400000 + v, for
+// |v| <= 2^22.
+inline constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
+inline constexpr int kRoundMagicBits = 0x4B400000;
+
+// float(i), exactly, for |i| <= 2^22: an integer add and a float add.
+__device__ __forceinline__ float small_int_to_float(int i) { return __int_as_float(kRoundMagicBits + i) - kRoundMagic; }
+
 // kiln.QConv's requantization of t (qconv_kernels.cu): rint(t) clamped to [lo, hi], half to even. lo and hi
-// are integers, so clamping before rounding gives the same.
+// are integers within [-128, 127], so clamping before rounding gives the same, and the clamped value's rounding
+// by kRoundMagic leaves the int8 in the low byte.
 __device__ __forceinline__ int8_t requantize(float t, float lo, float hi) {
-  return static_cast<int8_t>(__float2int_rn(fminf(fmaxf(t, lo), hi)));
+  return static_cast<int8_t>(__float_as_int(fminf(fmaxf(t, lo), hi) + kRoundMagic));
 }
+
+// The accumulator as a float: by small_int_to_float when kSmallAcc (at most 256 int8 products summed: |acc| <=
+// 2^22), else I2F.
+template <bool kSmallAcc>
+__device__ __forceinline__ float acc_to_float(int acc) {
+  if constexpr (kSmallAcc) return small_int_to_float(acc);
+  else return static_cast<float>(acc);
+}
+// Whether an accumulator of `products` int8 products (channels x taps) takes kSmallAcc.
+__host__ __device__ inline bool small_accumulator(int products) { return products <= 256; }
 
 // One kiln.QConv output from its accumulator: acc * mult + bias (+ z * z_mult), then requantize(). Fused
 // multiply-adds: the reference computes t in double, which one rounding per step approaches more closely
-// than two, in fewer instructions (memory-bound layers' epilogues are most of their instructions).
+// than two, in fewer instructions (memory-bound layers' epilogues are most of their instructions). Both
+// conversions are exact, so kSmallAcc changes no result.
+template <bool kSmallAcc>
 __device__ __forceinline__ int8_t requantize_qconv(int acc, float mult, float bias, float lo, float hi) {
-  return requantize(fmaf(static_cast<float>(acc), mult, bias), lo, hi);
+  return requantize(fmaf(acc_to_float<kSmallAcc>(acc), mult, bias), lo, hi);
 }
-__device__ __forceinline__ int8_t requantize_qconv(int acc, float mult, float bias, float z, float z_mult, float lo,
+template <bool kSmallAcc>
+__device__ __forceinline__ int8_t requantize_qconv(int acc, float mult, float bias, int8_t z, float z_mult, float lo,
                                                    float hi) {
-  return requantize(fmaf(z, z_mult, fmaf(static_cast<float>(acc), mult, bias)), lo, hi);
+  return requantize(fmaf(small_int_to_float(z), z_mult, fmaf(acc_to_float<kSmallAcc>(acc), mult, bias)), lo, hi);
 }
 
 }  // namespace kiln::cuda::device
