@@ -180,18 +180,25 @@ TEST(CudaKernels, UnaryDefaultsAndSpecialValues) {
   }
   check_op("Softmax", 13, {tensor<float>({1.0f, nan, 2.0f, 3.0f, -inf, 0.5f}, {2, 3})}, {}, Tol::kMath);
   // Pools: a NaN first in a window sticks in MaxPool, later ones do not; GlobalMaxPool skips NaN.
-  // 8 channels: NHWC takes the 16-byte vector path.
-  Tensor p = random_tensor(DataType::kF32, {1, 8, 5, 5}, -3, 3, 7);
-  for (int64_t k : {0, 6, 12, 31, 49, 57, 130, 131}) p.data<float>()[k] = nan;
-  p.data<float>()[40] = inf;
-  for (const char* layout : {"NCHW", "NHWC"}) {
-    const Tensor x = std::string(layout) == "NHWC" ? *p.reshaped({1, 5, 5, 8}) : p;  // same values, other order
-    check_op("Pool", 1, {x},
-             {{"mode", s("MaxPool")}, {"layout", s(layout)}, {"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}},
-             Tol::kExact, kKiln);
-    check_op("Pool", 1, {x}, {{"mode", s("GlobalMaxPool")}, {"layout", s(layout)}}, Tol::kExact, kKiln);
-    check_op("Pool", 1, {x}, {{"mode", s("AveragePool")}, {"layout", s(layout)}, {"kernel_shape", ints({2, 2})}},
-             Tol::kMath, kKiln);
+  // 8 channels: NHWC takes the 16-byte vector path (f16: two lanes compared at a time).
+  for (DataType t : kFloats) {
+    SCOPED_TRACE(dtype_name(t));
+    Tensor p = random_tensor(t, {1, 8, 5, 5}, -3, 3, 7);
+    auto set = [&](int64_t k, float v) {
+      if (t == DataType::kF16) p.data<Float16>()[k] = Float16(v);
+      else p.data<float>()[k] = v;
+    };
+    for (int64_t k : {0, 6, 12, 31, 49, 57, 130, 131}) set(k, nan);
+    set(40, inf);
+    for (const char* layout : {"NCHW", "NHWC"}) {
+      const Tensor x = std::string(layout) == "NHWC" ? *p.reshaped({1, 5, 5, 8}) : p;  // same values, other order
+      check_op("Pool", 1, {x},
+               {{"mode", s("MaxPool")}, {"layout", s(layout)}, {"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}},
+               Tol::kExact, kKiln);
+      check_op("Pool", 1, {x}, {{"mode", s("GlobalMaxPool")}, {"layout", s(layout)}}, Tol::kExact, kKiln);
+      check_op("Pool", 1, {x}, {{"mode", s("AveragePool")}, {"layout", s(layout)}, {"kernel_shape", ints({2, 2})}},
+               Tol::kMath, kKiln);
+    }
   }
 }
 

@@ -229,17 +229,30 @@ __global__ void global_pool_channels_last_vec(const T* x, T* y, int64_t batch, i
   }
 }
 
-// The byte-wise max of four signed (int8_t) or unsigned (uint8_t) bytes packed in a word.
+// Whether max_pool_channels_last_vec compares T's lanes packed in 32-bit words (two f16, four i8 / u8) rather
+// than one at a time (a conversion, compare and select per element made the pools issue-bound: the int8 engines'
+// max pool ran 0.083 ms at ResNet-50's batch 128, 0.059 packed).
 template <typename T>
-__device__ __forceinline__ uint32_t byte_max(uint32_t a, uint32_t b) {
-  if constexpr (std::is_signed_v<T>) return __vmaxs4(a, b);
-  else return __vmaxu4(a, b);
+inline constexpr bool kPackedMax = sizeof(T) == 1 || std::is_same_v<T, __half>;
+
+// The lane-wise running max of a packed word: best's lanes where a tap's `v` is not greater. f16 lanes are
+// compared as halves, exactly as the reference compares their float values: NaN is never greater, so a NaN
+// first in a window stays and a later one is passed over (as pool_kernel's `value > best`).
+template <typename T>
+__device__ __forceinline__ uint32_t packed_max(uint32_t best, uint32_t v) {
+  if constexpr (std::is_same_v<T, __half>) {
+    const uint32_t greater = __hgt2_mask(*reinterpret_cast<const __half2*>(&v), *reinterpret_cast<const __half2*>(&best));
+    return (v & greater) | (best & ~greater);
+  } else if constexpr (std::is_signed_v<T>) {
+    return __vmaxs4(best, v);
+  } else {
+    return __vmaxu4(best, v);
+  }
 }
 
 // Max pooling in channels-last layout with each thread taking 16 bytes of consecutive channels (4 f32,
-// 8 f16, 16 i8 / u8): the same taps, order and comparison per channel as pool_kernel, one vector load per tap;
-// bytes compared four at a time (__vmaxs4 / __vmaxu4: the int8 engines' max pool ran 0.083 ms at batch 128 with
-// a compare and select per byte, issue-bound).
+// 8 f16, 16 i8 / u8): the same taps, order and comparison per channel as pool_kernel, one vector load per tap,
+// f16 / i8 / u8 compared a word at a time (packed_max).
 // For channels a multiple of the lane count and 16-byte aligned buffers (run_pool checks).
 template <typename T, typename I>
 __global__ void max_pool_channels_last_vec(const T* x, T* y, int64_t total_vectors, PoolGeometry g) {
@@ -260,7 +273,7 @@ __global__ void max_pool_channels_last_vec(const T* x, T* y, int64_t total_vecto
     const I s1 = channels * in2, s0 = s1 * in1;
     const I base = n * in0 * in1 * in2 * channels + cg * kLanes;
     V best[kLanes];
-    uint32_t best4[4];  // i8 / u8: four bytes a word, compared by one byte-wise max instruction
+    uint32_t best4[4] = {};  // kPackedMax: the running max as four packed words
     bool any = false;
     for (I k0 = 0; k0 < static_cast<I>(g.kernel[0]); ++k0) {
       const I i0 = o[0] * static_cast<I>(g.stride[0]) - static_cast<I>(g.pad_begin[0]) + k0 * static_cast<I>(g.dilation[0]);
@@ -272,10 +285,10 @@ __global__ void max_pool_channels_last_vec(const T* x, T* y, int64_t total_vecto
           const I i2 = o[2] * static_cast<I>(g.stride[2]) - static_cast<I>(g.pad_begin[2]) + k2 * static_cast<I>(g.dilation[2]);
           if (i2 < 0 || i2 >= in2) continue;
           const uint4 raw = *reinterpret_cast<const uint4*>(x + base + i0 * s0 + i1 * s1 + i2 * channels);
-          if constexpr (sizeof(T) == 1) {
+          if constexpr (kPackedMax<T>) {
             const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
-            for (int q = 0; q < 4; ++q) best4[q] = any ? byte_max<T>(best4[q], words[q]) : words[q];
+            for (int q = 0; q < 4; ++q) best4[q] = any ? packed_max<T>(best4[q], words[q]) : words[q];
           } else {
             const T* v = reinterpret_cast<const T*>(&raw);
 #pragma unroll
@@ -289,11 +302,9 @@ __global__ void max_pool_channels_last_vec(const T* x, T* y, int64_t total_vecto
       }
     }
     uint4 out;
-    if constexpr (sizeof(T) == 1) {
-      // No tap in bounds: every byte the type's lowest value.
-      const uint32_t lowest = static_cast<uint8_t>(MaxValue<T>::store(MaxValue<T>::lowest())) * 0x01010101u;
-      out = any ? make_uint4(best4[0], best4[1], best4[2], best4[3]) : make_uint4(lowest, lowest, lowest, lowest);
-    } else {
+    if (kPackedMax<T> && any) {
+      out = make_uint4(best4[0], best4[1], best4[2], best4[3]);
+    } else {  // f32, or no tap in bounds: every lane the start value (the type's lowest; f16 -inf)
       T* w = reinterpret_cast<T*>(&out);
 #pragma unroll
       for (int j = 0; j < kLanes; ++j) w[j] = MaxValue<T>::store(any ? best[j] : MaxValue<T>::lowest());
