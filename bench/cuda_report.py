@@ -21,6 +21,8 @@ def main():
     ap.add_argument("results")
     ap.add_argument("--out", required=True)
     ap.add_argument("--command", default="scripts/device/run_cuda.sh bench")
+    ap.add_argument("--opt-batch", type=int, default=32, help="the profile's opt batch the engines were tuned at "
+                    "(run_cuda.sh's BENCH_OPT)")
     args = ap.parse_args()
     torch = {}
     tpath = os.path.join(args.results, "torch_baseline.json")
@@ -76,7 +78,7 @@ def main():
             if "ratio_int8_vs_kiln_fp16" in r:
                 f.write(f"\nINT8 / kiln FP16, {r['model']} batch {r['batch']}: {r['ratio_int8_vs_kiln_fp16']}x")
         f.write("\n\nTensorRT's published ResNet-50 INT8 figure (MLPerf v4.0 offline, one H100): 88,714 img/s.\n")
-        f.write("\nBuild times (kiln build --device cuda, tactics timed at batch 32, fresh timing cache): " +
+        f.write(f"\nBuild times (kiln build --device cuda, tactics timed at batch {args.opt_batch}, fresh timing cache): " +
                 ", ".join(f"{k} {v:.1f} s" for k, v in builds.items() if v) + "\n")
     print(open(args.out + ".md").read())
 

@@ -7,7 +7,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-dev   # ONNX import (the only protobuf users)
   libfmt-dev nlohmann-json3-dev libcli11-dev libstb-dev libxxhash-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libdnnl-dev                                       # fast CPU backend
+  libdnnl-dev ocl-icd-opencl-dev                    # fast CPU backend (Debian's dnnl-config.cmake asks for OpenCL)
   libonnx-testdata                                  # the official ONNX backend tests
   dataset-fashion-mnist                             # calibration/evaluation data for the demo
   python3-onnx python3-numpy                        # developer scripts (scripts/dev)
