@@ -290,8 +290,8 @@ TEST(CudaModel, TacticSourcesLimitTheChosenTactics) {
   EXPECT_GT(count(*cudnn_only, "cudnn:"), 10) << cudnn_log;
   // Timing ran the plans the candidate listing had finalized (CudnnPlanCache) rather than finalizing them again.
   std::smatch counts;
-  ASSERT_TRUE(std::regex_search(cudnn_log, counts, std::regex(R"((\d+) timed \((\d+) with the plan made when listing)")))
-      << cudnn_log;
+  const std::regex reuse(R"((\d+) timed \((\d+) with the plan made when listing)");
+  ASSERT_TRUE(std::regex_search(cudnn_log, counts, reuse)) << cudnn_log;
   const int timed = std::stoi(counts[1]), with_listed_plan = std::stoi(counts[2]);
   EXPECT_GE(with_listed_plan, 10) << cudnn_log;
   EXPECT_LE(with_listed_plan, timed) << cudnn_log;

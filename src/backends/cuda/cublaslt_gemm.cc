@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "backends/cuda/cublaslt_desc.h"
+#include "backends/cuda/cublaslt_util.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device_buffer.h"
 #include "backends/cuda/epilogue.h"
@@ -21,9 +21,6 @@ namespace kiln::cuda {
 
 namespace {
 
-constexpr size_t kMaxWorkspace = size_t{32} << 20;  // what the heuristics may ask for
-constexpr int kMaxCandidates = 8;
-constexpr uint32_t kAlignment = 16;  // the pointer alignment the algos may assume
 
 enum class CMode { kNone, kBias, kFull };
 
@@ -92,40 +89,11 @@ Result<GemmDescs> make_descs(const GemmNode& g, const GemmShapes& s, const void*
   return d;
 }
 
-Status init_preference(MatmulPreference& p, const GemmNode& g, size_t workspace_limit) {
-  KILN_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&p.d));
-  const uint64_t ws = std::min(kMaxWorkspace, workspace_limit);
-  KILN_CUBLAS_TRY(
-      cublasLtMatmulPreferenceSetAttribute(p.d, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
-  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
-    KILN_CUBLAS_TRY(cublasLtMatmulPreferenceSetAttribute(p.d, attr, &kAlignment, sizeof(kAlignment)));
-  if (g.dtype == DataType::kF16) {
-    // Split-K partial sums in f32 only: no in-place or output-type (f16) reduction.
-    const uint32_t mask = CUBLASLT_REDUCTION_SCHEME_NONE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
-    KILN_CUBLAS_TRY(
-        cublasLtMatmulPreferenceSetAttribute(p.d, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &mask, sizeof(mask)));
-  }
-  return {};
-}
-
 // The heuristics' algos at these shapes, best first (state SUCCESS, workspace within the limit).
 Result<std::vector<cublasLtMatmulHeuristicResult_t>> heuristic_algos(cublasLtHandle_t handle, const GemmNode& g,
                                                                      const GemmDescs& d, size_t workspace_limit) {
-  MatmulPreference pref;
-  KILN_RETURN_IF_ERROR(init_preference(pref, g, workspace_limit));
-  std::vector<cublasLtMatmulHeuristicResult_t> results(kMaxCandidates);
-  int returned = 0;
-  cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle, d.op.d, d.a.d, d.b.d, d.c.d, d.c.d, pref.d,
-                                                     kMaxCandidates, results.data(), &returned);
-  if (st == CUBLAS_STATUS_NOT_SUPPORTED) returned = 0;
-  else KILN_RETURN_IF_ERROR(cublas_status(st, "cublasLtMatmulAlgoGetHeuristic"));
-  results.resize(static_cast<size_t>(std::clamp(returned, 0, kMaxCandidates)));
-  const size_t limit = std::min(kMaxWorkspace, workspace_limit);
-  std::erase_if(results, [&](const cublasLtMatmulHeuristicResult_t& r) {
-    return r.state != CUBLAS_STATUS_SUCCESS || r.workspaceSize > limit;
-  });
-  return results;
+  // f16: split-K partial sums in f32 only, not in the f16 output.
+  return cublaslt_heuristic_algos(handle, d.op.d, d.a.d, d.b.d, d.c.d, workspace_limit, g.dtype == DataType::kF16);
 }
 
 class PreparedGemm : public PreparedNode {
@@ -143,8 +111,9 @@ class PreparedGemm : public PreparedNode {
     if (node_.c_mode == CMode::kFull) c = node_.c_constant ? constants_->c.get() : input(2);
     if (!a || !b || !c || !y) return Status::internal(fmt::format("{}: a data pointer is null", node_.name));
     for (const void* p : {a, b, c, static_cast<const void*>(y)})
-      if (reinterpret_cast<uintptr_t>(p) % kAlignment != 0)
-        return Status::internal(fmt::format("{}: matrix at {} is not {}-byte aligned", node_.name, p, kAlignment));
+      if (reinterpret_cast<uintptr_t>(p) % kCublasLtAlignment != 0)
+        return Status::internal(
+            fmt::format("{}: matrix at {} is not {}-byte aligned", node_.name, p, kCublasLtAlignment));
     if (workspace_ > 0 && (!ctx.workspace || ctx.workspace_bytes < workspace_))
       return Status::internal(fmt::format("{}: the context's workspace ({} bytes) is smaller than the {} bytes this "
                                           "product needs",
@@ -288,7 +257,7 @@ class CublasLtGemmKernel : public CudaKernel {
     KILN_ASSIGN_OR_RETURN(GemmShapes s, gemm_shapes(input_dims, output_dims));
     if (s.m == 0 || s.n == 0) return PreparedGemm::make_empty();
     KILN_ASSIGN_OR_RETURN(GemmDescs d, make_descs(node_, s, constants_->bias.get()));
-    const size_t limit = std::min(kMaxWorkspace, ctx.workspace_limit);
+    const size_t limit = std::min(kCublasLtMaxWorkspace, ctx.workspace_limit);
     if (tactic_) {
       cublasLtMatmulHeuristicResult_t check{};
       cublasStatus_t st = cublasLtMatmulAlgoCheck(ctx.cublaslt, d.op.d, d.a.d, d.b.d, d.c.d, d.c.d, &*tactic_, &check);

@@ -14,7 +14,7 @@
 #include <algorithm>
 #include <set>
 
-#include "backends/cuda/cublaslt_desc.h"
+#include "backends/cuda/cublaslt_util.h"
 #include "backends/cuda/cublaslt_gemm.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device_buffer.h"
@@ -29,9 +29,7 @@ namespace kiln::cuda {
 namespace {
 
 constexpr const char* kTactic = "cublaslt:";  // the ids are cublaslt_tactic_id's
-constexpr size_t kMaxWorkspace = size_t{32} << 20;
-constexpr int kMaxCandidates = 8;
-constexpr uint32_t kAlignment = 16;  // X's and Y's rows (C and K bytes) start 16-byte aligned: C, K % 16 == 0
+// kCublasLtAlignment (16): X's and Y's rows (C and K bytes) start 16-byte aligned, so C, K % 16 == 0.
 
 struct QGemmNode {
   std::string name;
@@ -77,28 +75,9 @@ Result<QGemmDescs> make_qgemm_descs(const QGemmNode& n, int64_t rows, const void
   return d;
 }
 
-// The heuristics' algos at these shapes, best first (state SUCCESS, workspace within the limit).
 Result<std::vector<cublasLtMatmulHeuristicResult_t>> qgemm_algos(cublasLtHandle_t handle, const QGemmDescs& d,
                                                                  size_t workspace_limit) {
-  MatmulPreference pref;
-  KILN_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref.d));
-  const uint64_t ws = std::min(kMaxWorkspace, workspace_limit);
-  KILN_CUBLAS_TRY(
-      cublasLtMatmulPreferenceSetAttribute(pref.d, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
-  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
-    KILN_CUBLAS_TRY(cublasLtMatmulPreferenceSetAttribute(pref.d, attr, &kAlignment, sizeof(kAlignment)));
-  std::vector<cublasLtMatmulHeuristicResult_t> results(kMaxCandidates);
-  int returned = 0;
-  cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle, d.op.d, d.w.d, d.x.d, d.y.d, d.y.d, pref.d,
-                                                     kMaxCandidates, results.data(), &returned);
-  if (st == CUBLAS_STATUS_NOT_SUPPORTED) returned = 0;
-  else KILN_RETURN_IF_ERROR(cublas_status(st, "cublasLtMatmulAlgoGetHeuristic"));
-  results.resize(static_cast<size_t>(std::clamp(returned, 0, kMaxCandidates)));
-  std::erase_if(results, [&](const cublasLtMatmulHeuristicResult_t& r) {
-    return r.state != CUBLAS_STATUS_SUCCESS || r.workspaceSize > ws;
-  });
-  return results;
+  return cublaslt_heuristic_algos(handle, d.op.d, d.w.d, d.x.d, d.y.d, workspace_limit);
 }
 
 class PreparedQGemm : public PreparedNode {
@@ -153,7 +132,7 @@ class CublasLtQConvKernel : public CudaKernel {
     auto descs = make_qgemm_descs(node_, rows, constants_->bias.get());
     if (!descs.ok()) return named(node_.name, descs.status());
     QGemmDescs& d = *descs;
-    const size_t limit = std::min(kMaxWorkspace, ctx.workspace_limit);
+    const size_t limit = std::min(kCublasLtMaxWorkspace, ctx.workspace_limit);
     if (tactic_) {
       cublasLtMatmulHeuristicResult_t check{};
       cublasStatus_t st = cublasLtMatmulAlgoCheck(ctx.cublaslt, d.op.d, d.w.d, d.x.d, d.y.d, d.y.d, &*tactic_, &check);
@@ -191,7 +170,8 @@ class CublasLtQConvKernel : public CudaKernel {
  private:
   // The product's rows (n * h * w) at these shapes; errors say what was expected.
   Result<int64_t> rows_at(std::span<const Dims> input_dims, std::span<const Dims> output_dims) const {
-    KILN_ASSIGN_OR_RETURN(NhwcConvShape shape, nhwc_conv_shape(node_.name, kTactic, node_.geo, input_dims, output_dims));
+    KILN_ASSIGN_OR_RETURN(NhwcConvShape shape,
+                          nhwc_conv_shape(node_.name, kTactic, node_.geo, input_dims, output_dims));
     if (node_.has_z && (input_dims.size() <= kZ || input_dims[kZ] != output_dims[0]))
       return named(node_.name, Status::unsupported(fmt::format("{}: Z must have Y's shape {}", kTactic,
                                                                dims_to_string(output_dims[0]))));

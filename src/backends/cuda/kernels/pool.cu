@@ -241,7 +241,8 @@ inline constexpr bool kPackedMax = sizeof(T) == 1 || std::is_same_v<T, __half>;
 template <typename T>
 __device__ __forceinline__ uint32_t packed_max(uint32_t best, uint32_t v) {
   if constexpr (std::is_same_v<T, __half>) {
-    const uint32_t greater = __hgt2_mask(*reinterpret_cast<const __half2*>(&v), *reinterpret_cast<const __half2*>(&best));
+    const uint32_t greater =
+        __hgt2_mask(*reinterpret_cast<const __half2*>(&v), *reinterpret_cast<const __half2*>(&best));
     return (v & greater) | (best & ~greater);
   } else if constexpr (std::is_signed_v<T>) {
     return __vmaxs4(best, v);
