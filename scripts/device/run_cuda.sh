@@ -5,7 +5,7 @@
 #   scripts/device/run_cuda.sh all     # both
 #   scripts/device/run_cuda.sh kernels # kiln's own kernels inside ResNet-50 INT8: per-layer profile and ncu
 # bench takes BENCH_MODELS, BENCH_PRECISIONS, BENCH_BATCHES, BENCH_SECONDS, BENCH_PROFILE, BENCH_LATENCY,
-# BENCH_INT8_MODELS, BENCH_OPT, CALIB_SAMPLES, KNOB_VARIANTS, ACCURACY, SKIP_TORCH and TORCH_FIRST (see below).
+# BENCH_INT8_MODELS, BENCH_OPT, CALIB_SAMPLES, KEEP_FP32, KNOB_VARIANTS, ACCURACY, SKIP_TORCH and TORCH_FIRST (see below).
 # Results go to $OUT (the device tool's folder that comes back): cuda_tests.log, cuda_tests.json and
 # bench.tar.gz (per-engine build logs, kiln bench JSON, torch_baseline.json, the machine's description).
 set -uo pipefail
@@ -49,6 +49,8 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
       # INT8: calibrated on the host CPU (kiln's CPU engine) with the staged photos.
       calib=()
       [ "$p" = int8 ] && calib=(--calib-data "$K/pkg/images" --preprocess imagenet --calib-samples "${CALIB_SAMPLES:-32}")
+      # KEEP_FP32 (e.g. Gemm): INT8 engines keep those nodes or op types in float (kiln build --keep-fp32).
+      [ "$p" = int8 ] && [ -n "${KEEP_FP32:-}" ] && calib+=(--keep-fp32 "$KEEP_FP32")
       # KNOB_VARIANTS=N: every cuDNN convolution also offers N kernel-config variants (kiln build --knob-variants).
       # BENCH_OPT: the profile's opt batch, where tactics are timed (32; 128 tunes for the INT8 bar's batch).
       /usr/bin/time -f "%e s wall" "$KILN" build "$B/models/$m.onnx" --device cuda --precision "$p" \
