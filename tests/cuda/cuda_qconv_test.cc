@@ -67,6 +67,8 @@ const QConvCase kCases[] = {
 bool few_channel_kernel_runs(const QConvCase& c) { return c.c == 16 && c.m % 16 == 0 && !c.residual; }
 bool int8_igemm_runs(const QConvCase& c) { return c.c % 64 == 0 && c.m % 16 == 0 && c.k * c.k <= 9; }
 bool int8_pointwise_runs(const QConvCase& c) { return c.c % 64 == 0 && c.m % 16 == 0 && c.k == 1 && c.pad == 0; }
+// Its three-blocks variant, where three blocks' W rows and two stages fit (up to 256 channels in these cases).
+bool int8_pointwise_3_blocks_runs(const QConvCase& c) { return int8_pointwise_runs(c) && c.c <= 256; }
 // Whether cuBLASLt's int8 products (cublaslt_qconv.cc) run it: stride-1 1x1s over multiples of 16 channels whose
 // output range its epilogue gives (no activation or Relu; not Clip).
 bool cublaslt_runs(const QConvCase& c) {
@@ -166,6 +168,8 @@ TEST(CudaQConv, MatchesReferenceWithEveryCandidateTactic) {
     EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:few_channel_igemm"), few_channel_kernel_runs(c) ? 1 : 0);
     EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:int8_igemm"), int8_igemm_runs(c) ? 1 : 0);
     EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:int8_pointwise"), int8_pointwise_runs(c) ? 1 : 0);
+    EXPECT_EQ(std::count(ids->begin(), ids->end(), "cuda:int8_pointwise_3_blocks"),
+              int8_pointwise_3_blocks_runs(c) ? 1 : 0);
     EXPECT_EQ(count_with_prefix(*ids, "cublaslt:") > 0, cublaslt_runs(c));
     for (const std::string& id : *ids) {
       listed += id + " ";
@@ -188,7 +192,8 @@ TEST(CudaQConv, OwnKernelsMatchReference) {
     ASSERT_TRUE(p.ok()) << p.status().message();
     const std::pair<const char*, bool> own[] = {{"cuda:few_channel_igemm", few_channel_kernel_runs(c)},
                                                 {"cuda:int8_igemm", int8_igemm_runs(c)},
-                                                {"cuda:int8_pointwise", int8_pointwise_runs(c)}};
+                                                {"cuda:int8_pointwise", int8_pointwise_runs(c)},
+                                                {"cuda:int8_pointwise_3_blocks", int8_pointwise_3_blocks_runs(c)}};
     for (const auto& [id, runs_case] : own) {
       if (!runs_case) continue;
       auto t = run_node_on_cuda(p->graph, {.tactic = id});
@@ -229,14 +234,16 @@ TEST(CudaQConv, CapturedAndMisalignedLaunches) {
   KILN_REQUIRE_GPU();
   // cuDNN's default tactic on two cases, kiln's implicit GEMMs on the stem case and residual 1x1s (64- and
   // 256-channel slices), its pointwise GEMM on residual 1x1s (64-channel slices; strided, one block per
-  // multiprocessor).
+  // multiprocessor), the three-blocks variant on a residual and a strided 1x1 (128-channel slices).
   const std::pair<QConvCase, std::string> runs[] = {{kCases[0], ""},
                                                     {kCases[1], ""},
                                                     {kCases[6], "cuda:few_channel_igemm"},
                                                     {kCases[11], "cuda:int8_igemm"},
                                                     {kCases[12], "cuda:int8_igemm"},
                                                     {kCases[11], "cuda:int8_pointwise"},
-                                                    {kCases[16], "cuda:int8_pointwise"}};
+                                                    {kCases[16], "cuda:int8_pointwise"},
+                                                    {kCases[12], "cuda:int8_pointwise_3_blocks"},
+                                                    {kCases[9], "cuda:int8_pointwise_3_blocks"}};
   for (const auto& [c, tactic] : runs) {
     SCOPED_TRACE(std::string(c.name) + " " + tactic);
     auto p = prepare_case(c);

@@ -395,7 +395,7 @@ KernelResult make_conv_kernel(const Node& node, const KernelOptions& options) {
   KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_conv1x1_gemm_kernel(node, options),
                                                  "cublaslt:", tactic_id));
   // A 16-channel f16 convolution (the space-to-depth stem) also has kiln's own implicit GEMM.
-  return with_alternative(std::move(kernel), make_few_channel_conv_kernel(node, options), "cuda:few_channel",
+  return with_alternative(std::move(kernel), make_few_channel_conv_kernel(node, options), kFewChannelTactic,
                           tactic_id);
 }
 

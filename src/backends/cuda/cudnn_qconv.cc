@@ -336,13 +336,15 @@ KernelResult make_qconv_kernel(const Node& node, const KernelOptions& options) {
   std::unique_ptr<CudaKernel> kernel(
       new CudnnQConvKernel(std::move(n), std::move(constants), tactic_id, options.knob_variants));
   // kiln's own kernels compete: for 16 input channels (the space-to-depth stem), for multiples of 64, and the
-  // pointwise GEMM for 1x1s over multiples of 64; so do cuBLASLt's int8 products for stride-1 1x1s.
+  // pointwise GEMM (two variants) for 1x1s over multiples of 64; so do cuBLASLt's int8 products for stride-1 1x1s.
   KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_few_channel_qconv_kernel(node, options),
-                                                 "cuda:few_channel", tactic_id));
+                                                 kFewChannelTactic, tactic_id));
   KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_int8_conv_kernel(node, options),
-                                                 "cuda:int8_igemm", tactic_id));
+                                                 kInt8IgemmTactic, tactic_id));
   KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_int8_pointwise_kernel(node, options),
-                                                 "cuda:int8_pointwise", tactic_id));
+                                                 kInt8PointwiseTactic, tactic_id));
+  KILN_ASSIGN_OR_RETURN(kernel, with_alternative(std::move(kernel), make_int8_pointwise_3_blocks_kernel(node, options),
+                                                 kInt8Pointwise3BlocksTactic, tactic_id));
   // And cuBLASLt's int8 products for the stride-1 1x1s.
   return with_alternative(std::move(kernel), make_cublaslt_qconv_kernel(node, options), "cublaslt:", tactic_id);
 }

@@ -2,12 +2,16 @@
 
 namespace kiln::cuda {
 
+bool names_alternative(const std::string& configured, const std::string& alternative_ids) {
+  if (!alternative_ids.empty() && alternative_ids.back() == ':') return configured.starts_with(alternative_ids);
+  return configured == alternative_ids;
+}
+
 TacticChoiceKernel::TacticChoiceKernel(std::unique_ptr<CudaKernel> primary, std::unique_ptr<CudaKernel> alternative,
-                                       std::string alternative_prefix, const std::string& configured)
+                                       const std::string& alternative_ids, const std::string& configured)
     : primary_(std::move(primary)),
       alternative_(std::move(alternative)),
-      alternative_prefix_(std::move(alternative_prefix)),
-      use_alternative_(configured.starts_with(alternative_prefix_)) {}
+      use_alternative_(names_alternative(configured, alternative_ids)) {}
 
 Result<std::unique_ptr<PreparedNode>> TacticChoiceKernel::prepare(const LaunchContext& ctx,
                                                                   std::span<const Dims> input_dims,
@@ -27,11 +31,11 @@ Result<std::vector<std::string>> TacticChoiceKernel::candidate_tactics(const Lau
 
 Result<std::unique_ptr<CudaKernel>> with_alternative(std::unique_ptr<CudaKernel> kernel,
                                                      Result<std::unique_ptr<CudaKernel>> alternative,
-                                                     std::string alternative_prefix, const std::string& configured) {
+                                                     const std::string& alternative_ids, const std::string& configured) {
   if (!alternative.ok()) return alternative.status();
   if (!*alternative) return kernel;
   return std::unique_ptr<CudaKernel>(
-      new TacticChoiceKernel(std::move(kernel), std::move(*alternative), std::move(alternative_prefix), configured));
+      new TacticChoiceKernel(std::move(kernel), std::move(*alternative), alternative_ids, configured));
 }
 
 }  // namespace kiln::cuda

@@ -1,8 +1,9 @@
 // A node with two implementations whose tactics compete at build time: e.g. a 1x1 channels-last convolution
 // on cuDNN or as a cuBLASLt product (cuBLASLt's f16 GEMM ran ResNet-50's 1x1 layers in about half cuDNN's
 // time on the H100: bench/cublaslt_int8_probe.cu). candidate_tactics offers both kernels' ids; the configured
-// tactic (KernelOptions::tactic or the node's `tactic` attribute) picks the kernel by its prefix; without one,
-// the primary runs.
+// tactic (KernelOptions::tactic or the node's `tactic` attribute) picks the alternative when it is one of the
+// alternative's ids: any id of a library family ("cublaslt:" + the algorithm), or exactly the id of one of kiln's
+// own kernels ("cuda:int8_pointwise" does not name "cuda:int8_pointwise_3_blocks"); otherwise the primary runs.
 #pragma once
 
 #include <memory>
@@ -14,10 +15,10 @@ namespace kiln::cuda {
 
 class TacticChoiceKernel : public CudaKernel {
  public:
-  /// `alternative_prefix` (e.g. "cublaslt:") marks the alternative's tactic ids; `configured` is the tactic id
-  /// both kernels were created with.
+  /// `alternative_ids` names the alternative's tactic ids: a family prefix ending in ':' ("cublaslt:") or one
+  /// exact id; `configured` is the tactic id both kernels were created with.
   TacticChoiceKernel(std::unique_ptr<CudaKernel> primary, std::unique_ptr<CudaKernel> alternative,
-                     std::string alternative_prefix, const std::string& configured);
+                     const std::string& alternative_ids, const std::string& configured);
 
   std::string tactic() const override { return active().tactic(); }
   Result<std::unique_ptr<PreparedNode>> prepare(const LaunchContext& ctx, std::span<const Dims> input_dims,
@@ -29,14 +30,16 @@ class TacticChoiceKernel : public CudaKernel {
   const CudaKernel& active() const { return use_alternative_ ? *alternative_ : *primary_; }
 
   std::unique_ptr<CudaKernel> primary_, alternative_;
-  std::string alternative_prefix_;
   bool use_alternative_ = false;
 };
 
-/// `kernel` with `alternative`'s tactics (ids starting with `alternative_prefix`) competing when `alternative`
-/// is a kernel; `kernel` alone when it is null; its error when it failed.
+/// Whether tactic id `configured` is one of `alternative_ids` (a family prefix ending in ':', or one exact id).
+bool names_alternative(const std::string& configured, const std::string& alternative_ids);
+
+/// `kernel` with `alternative`'s tactics (`alternative_ids`, as above) competing when `alternative` is a
+/// kernel; `kernel` alone when it is null; its error when it failed.
 Result<std::unique_ptr<CudaKernel>> with_alternative(std::unique_ptr<CudaKernel> kernel,
                                                      Result<std::unique_ptr<CudaKernel>> alternative,
-                                                     std::string alternative_prefix, const std::string& configured);
+                                                     const std::string& alternative_ids, const std::string& configured);
 
 }  // namespace kiln::cuda

@@ -26,7 +26,7 @@ namespace kiln::cuda {
 
 namespace {
 
-constexpr const char* kTactic = "cuda:few_channel_igemm";
+constexpr const char* kTactic = kFewChannelTactic;
 
 struct FewChannelConstants {
   DeviceBuffer w;     // [round_up(K, 64)][padded taps][16] of the element type

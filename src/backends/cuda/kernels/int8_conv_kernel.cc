@@ -1,6 +1,7 @@
 // kiln.QConv (kiln's symmetric int8) with a multiple of 64 input channels as kiln's own kernels: the implicit
 // GEMM (int8_conv.cu, tactic "cuda:int8_igemm") and, for 1x1 windows without padding, the pointwise GEMM
-// (int8_pointwise.cu, "cuda:int8_pointwise"), offered by make_qconv_kernel as tactics that compete with
+// (int8_pointwise.cu, "cuda:int8_pointwise" with two blocks a multiprocessor and up to four stages, and
+// "cuda:int8_pointwise_3_blocks" with three and two), offered by make_qconv_kernel as tactics that compete with
 // cuDNN's int8 configs at build time. cuDNN 9's int8 engines run ResNet-50's layers on the H100 in about the
 // time of its f16 ones (docs/cuda_backend.md), so INT8 engines were no faster than FP16.
 //
@@ -35,10 +36,13 @@ struct Int8Variant {
   cudaError_t (*launch)(const launch::Int8ConvArgs&, int blocks, cudaStream_t);
   bool pointwise_only;  // 1x1 windows, W packed as one slice of all C channels
 };
-constexpr Int8Variant kImplicitGemm{"cuda:int8_igemm", launch::int8_conv_supported, launch::prepare_int8_conv,
+constexpr Int8Variant kImplicitGemm{kInt8IgemmTactic, launch::int8_conv_supported, launch::prepare_int8_conv,
                                     launch::launch_int8_conv, false};
-constexpr Int8Variant kPointwiseGemm{"cuda:int8_pointwise", launch::int8_pointwise_supported,
+constexpr Int8Variant kPointwiseGemm{kInt8PointwiseTactic, launch::int8_pointwise_supported,
                                      launch::prepare_int8_pointwise, launch::launch_int8_pointwise, true};
+constexpr Int8Variant kPointwiseGemm3Blocks{kInt8Pointwise3BlocksTactic, launch::int8_pointwise_3_blocks_supported,
+                                            launch::prepare_int8_pointwise, launch::launch_int8_pointwise_3_blocks,
+                                            true};
 
 struct Int8ConvConstants {
   DeviceBuffer w;     // i8 [round_up(K, 64)][C / slice][padded taps][slice]
@@ -188,6 +192,10 @@ KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions&) {
 
 KernelResult make_int8_pointwise_kernel(const Node& node, const KernelOptions&) {
   return make_int8_kernel(node, kPointwiseGemm);
+}
+
+KernelResult make_int8_pointwise_3_blocks_kernel(const Node& node, const KernelOptions&) {
+  return make_int8_kernel(node, kPointwiseGemm3Blocks);
 }
 
 }  // namespace kiln::cuda

@@ -56,8 +56,12 @@ struct Rows {
 // busy, integer ALU the busiest pipe, 824 instructions per warp and step before): each thread's part of every
 // copy and store (its rows and chunk of a tile) is computed once, the step's tile, slice and stage advance by
 // increments (no division per step), and the epilogue is a few fused multiply-adds per output.
-template <int kCpp, int kStages>
-__global__ void __launch_bounds__(kBlockThreads, 2)
+//
+// kMinBlocks: the blocks a multiprocessor holds at once, which caps the registers (2: 128 a thread, 102-112
+// used; 3: 80, used without spills at 2 stages — Nsight Compute found 2 blocks, 16 warps, too few to hide the
+// copies' latency: issue slots 49-60% busy at ResNet-50's layer1 on the H200).
+template <int kCpp, int kStages, int kMinBlocks>
+__global__ void __launch_bounds__(kBlockThreads, kMinBlocks)
     int8_pointwise_kernel(Int8ConvArgs a, Rows rows, int w_row_chunks) {
   extern __shared__ uint4 smem[];
   constexpr int kSliceBytes = kCpp * kChunkBytes;
@@ -182,42 +186,90 @@ size_t shared_bytes(int c, int slice_bytes, int stages) {
   return w_bytes + static_cast<size_t>(stages) * (static_cast<size_t>(kTileM) * slice_bytes + kStagedBytes);
 }
 
-template <int kCpp, int kStages>
+template <int kCpp, int kStages, int kMinBlocks>
 cudaError_t allow_shared_memory() {
-  return cudaFuncSetAttribute(int8_pointwise_kernel<kCpp, kStages>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              static_cast<int>(kBlockMaxBytes));
+  return cudaFuncSetAttribute(int8_pointwise_kernel<kCpp, kStages, kMinBlocks>,
+                              cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kBlockMaxBytes));
 }
 
 template <int kCpp>
-cudaError_t allow_shared_memory_all_stages() {
-  cudaError_t e = allow_shared_memory<kCpp, 2>();
-  if (e == cudaSuccess) e = allow_shared_memory<kCpp, 3>();
-  if (e == cudaSuccess) e = allow_shared_memory<kCpp, 4>();
+cudaError_t allow_shared_memory_all_variants() {
+  cudaError_t e = allow_shared_memory<kCpp, 2, 2>();
+  if (e == cudaSuccess) e = allow_shared_memory<kCpp, 3, 2>();
+  if (e == cudaSuccess) e = allow_shared_memory<kCpp, 4, 2>();
+  if (e == cudaSuccess) e = allow_shared_memory<kCpp, 2, 3>();
   return e;
 }
 
 template <int kCpp>
-void launch_stages(const Int8ConvArgs& a, const Rows& rows, int stages, dim3 grid, size_t shared,
-                   cudaStream_t stream) {
+void launch_plan(const Int8ConvArgs& a, const Rows& rows, const Int8PointwisePlan& plan, dim3 grid,
+                 cudaStream_t stream) {
   const int w_row_chunks = int8_pointwise_w_row_bytes(a.c) / kChunkBytes;
-  switch (stages) {
-    case 2: int8_pointwise_kernel<kCpp, 2><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks); break;
-    case 3: int8_pointwise_kernel<kCpp, 3><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks); break;
-    default: int8_pointwise_kernel<kCpp, 4><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks); break;
+  const size_t shared = plan.shared_bytes;
+  if (plan.blocks_per_sm == 3) {  // int8_pointwise_plan_3_blocks: always 2 stages
+    int8_pointwise_kernel<kCpp, 2, 3><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks);
+    return;
   }
+  switch (plan.stages) {
+    case 2: int8_pointwise_kernel<kCpp, 2, 2><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks); break;
+    case 3: int8_pointwise_kernel<kCpp, 3, 2><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks); break;
+    default: int8_pointwise_kernel<kCpp, 4, 2><<<grid, kBlockThreads, shared, stream>>>(a, rows, w_row_chunks); break;
+  }
+}
+
+// Whether `blocks` blocks of `bytes` of shared memory fit on one multiprocessor.
+bool fits(size_t bytes, int blocks) {
+  return bytes <= kBlockMaxBytes && static_cast<size_t>(blocks) * (bytes + kReservedPerBlock) <= kSmBytes;
+}
+
+// The plan's slice for `c` channels (128 where c allows, else 64); false when the kernel cannot take c.
+bool slice_for(int c, Int8PointwisePlan& p) {
+  if (c <= 0 || c % kInt8ConvSliceChannels != 0) return false;
+  p.slice_bytes = c % 128 == 0 ? 128 : 64;
+  return true;
+}
+
+bool supported_with(const Int8ConvArgs& a, const Int8PointwisePlan& plan) {
+  const ConvWindow& w = a.window;
+  if (!valid_window(w) || w.kernel_h != 1 || w.kernel_w != 1 || a.pad_h != 0 || a.pad_w != 0) return false;
+  if (a.slice != a.c || a.k <= 0 || a.k % kChunkBytes != 0 || a.n < 0 || a.h <= 0 || a.w_extent <= 0) return false;
+  if (w.out_h != (a.h - 1) / w.stride_h + 1 || w.out_w != (a.w_extent - 1) / w.stride_w + 1) return false;
+  const int64_t rows = a.n * w.out_h * w.out_w;
+  // Rows, a tile past them and input pixel indices within 32 bits (offsets are 64-bit).
+  if (rows + kTileM > (int64_t{1} << 31) - 1 || a.n * a.h * a.w_extent > (int64_t{1} << 31) - 1) return false;
+  return plan.stages > 0;
+}
+
+cudaError_t launch_with(const Int8ConvArgs& a, const Int8PointwisePlan& plan, int multiprocessors,
+                        cudaStream_t stream) {
+  if (!supported_with(a, plan) || multiprocessors < 1 || !a.mult) return cudaErrorInvalidValue;
+  Rows rows;
+  rows.count = static_cast<int>(a.n * a.window.out_h * a.window.out_w);
+  if (rows.count == 0) return cudaSuccess;
+  rows.out_hw = a.window.out_h * a.window.out_w;
+  rows.out_w = a.window.out_w;
+  rows.h = a.h, rows.w = a.w_extent;
+  rows.stride_h = a.window.stride_h, rows.stride_w = a.window.stride_w;
+  rows.strided = rows.stride_h != 1 || rows.stride_w != 1;
+  const int64_t tiles = (rows.count + kTileM - 1) / kTileM;
+  const IgemmGrid g = igemm_grid(tiles, (a.k + kTileN - 1) / kTileN,
+                                 static_cast<int64_t>(multiprocessors) * plan.blocks_per_sm);
+  const dim3 grid(static_cast<unsigned>(g.x), static_cast<unsigned>(g.y));
+  if (plan.slice_bytes == 128) launch_plan<8>(a, rows, plan, grid, stream);
+  else launch_plan<4>(a, rows, plan, grid, stream);
+  return cudaGetLastError();
 }
 
 }  // namespace
 
 Int8PointwisePlan int8_pointwise_plan(int c) {
   Int8PointwisePlan p;
-  if (c <= 0 || c % kInt8ConvSliceChannels != 0) return p;
-  p.slice_bytes = c % 128 == 0 ? 128 : 64;
+  if (!slice_for(c, p)) return p;
   // The most stages with two blocks on a multiprocessor (16 warps to hide latency with), else with one.
   for (int blocks = 2; blocks >= 1 && p.stages == 0; --blocks)
     for (int stages = kMaxStages; stages >= 2; --stages) {
       const size_t bytes = shared_bytes(c, p.slice_bytes, stages);
-      if (bytes <= kBlockMaxBytes && blocks * (bytes + kReservedPerBlock) <= kSmBytes) {
+      if (fits(bytes, blocks)) {
         p.stages = stages;
         p.blocks_per_sm = blocks;
         p.shared_bytes = bytes;
@@ -227,41 +279,37 @@ Int8PointwisePlan int8_pointwise_plan(int c) {
   return p;
 }
 
-bool int8_pointwise_supported(const Int8ConvArgs& a) {
-  const ConvWindow& w = a.window;
-  if (!valid_window(w) || w.kernel_h != 1 || w.kernel_w != 1 || a.pad_h != 0 || a.pad_w != 0) return false;
-  if (a.slice != a.c || a.k <= 0 || a.k % kChunkBytes != 0 || a.n < 0 || a.h <= 0 || a.w_extent <= 0) return false;
-  if (w.out_h != (a.h - 1) / w.stride_h + 1 || w.out_w != (a.w_extent - 1) / w.stride_w + 1) return false;
-  const int64_t rows = a.n * w.out_h * w.out_w;
-  // Rows, a tile past them and input pixel indices within 32 bits (offsets are 64-bit).
-  if (rows + kTileM > (int64_t{1} << 31) - 1 || a.n * a.h * a.w_extent > (int64_t{1} << 31) - 1) return false;
-  return int8_pointwise_plan(a.c).stages > 0;
+Int8PointwisePlan int8_pointwise_plan_3_blocks(int c) {
+  Int8PointwisePlan p;
+  if (!slice_for(c, p)) return p;
+  // Two stages: 128-channel slices leave no room for a third within a third of the shared memory, and at 80
+  // registers 64-channel slices spill with three or four (ptxas, CUDA 13).
+  const size_t bytes = shared_bytes(c, p.slice_bytes, 2);
+  if (!fits(bytes, 3)) return p;
+  p.stages = 2;
+  p.blocks_per_sm = 3;
+  p.shared_bytes = bytes;
+  return p;
+}
+
+bool int8_pointwise_supported(const Int8ConvArgs& a) { return supported_with(a, int8_pointwise_plan(a.c)); }
+
+bool int8_pointwise_3_blocks_supported(const Int8ConvArgs& a) {
+  return supported_with(a, int8_pointwise_plan_3_blocks(a.c));
 }
 
 cudaError_t prepare_int8_pointwise(int* multiprocessors) {
-  cudaError_t e = allow_shared_memory_all_stages<4>();
-  if (e == cudaSuccess) e = allow_shared_memory_all_stages<8>();
+  cudaError_t e = allow_shared_memory_all_variants<4>();
+  if (e == cudaSuccess) e = allow_shared_memory_all_variants<8>();
   return e == cudaSuccess ? device::resident_blocks(1, multiprocessors) : e;
 }
 
 cudaError_t launch_int8_pointwise(const Int8ConvArgs& a, int multiprocessors, cudaStream_t stream) {
-  if (!int8_pointwise_supported(a) || multiprocessors < 1 || !a.mult) return cudaErrorInvalidValue;
-  Rows rows;
-  rows.count = static_cast<int>(a.n * a.window.out_h * a.window.out_w);
-  if (rows.count == 0) return cudaSuccess;
-  rows.out_hw = a.window.out_h * a.window.out_w;
-  rows.out_w = a.window.out_w;
-  rows.h = a.h, rows.w = a.w_extent;
-  rows.stride_h = a.window.stride_h, rows.stride_w = a.window.stride_w;
-  rows.strided = rows.stride_h != 1 || rows.stride_w != 1;
-  const Int8PointwisePlan plan = int8_pointwise_plan(a.c);
-  const int64_t tiles = (rows.count + kTileM - 1) / kTileM;
-  const IgemmGrid g = igemm_grid(tiles, (a.k + kTileN - 1) / kTileN,
-                                 static_cast<int64_t>(multiprocessors) * plan.blocks_per_sm);
-  const dim3 grid(static_cast<unsigned>(g.x), static_cast<unsigned>(g.y));
-  if (plan.slice_bytes == 128) launch_stages<8>(a, rows, plan.stages, grid, plan.shared_bytes, stream);
-  else launch_stages<4>(a, rows, plan.stages, grid, plan.shared_bytes, stream);
-  return cudaGetLastError();
+  return launch_with(a, int8_pointwise_plan(a.c), multiprocessors, stream);
+}
+
+cudaError_t launch_int8_pointwise_3_blocks(const Int8ConvArgs& a, int multiprocessors, cudaStream_t stream) {
+  return launch_with(a, int8_pointwise_plan_3_blocks(a.c), multiprocessors, stream);
 }
 
 }  // namespace kiln::cuda::launch

@@ -29,11 +29,16 @@ struct Int8PointwisePlan {
   size_t shared_bytes = 0;
 };
 Int8PointwisePlan int8_pointwise_plan(int c);
+/// The plan of the three-blocks variant (`launch_int8_pointwise_3_blocks`): three blocks a multiprocessor (24
+/// warps; 80 registers a thread) and two stages; stages 0 where three blocks' W rows and stages do not fit
+/// (ResNet-50's 1x1s over 64, 128 and 256 channels fit, over 512 and more do not).
+Int8PointwisePlan int8_pointwise_plan_3_blocks(int c);
 
 /// Whether the kernel runs `a`: a 1x1 window without padding or dilation, c a multiple of 64 (W packed with
 /// slice c), k a multiple of 16, rows and extents within 32-bit indexing, W's rows and two stages in shared
 /// memory.
 bool int8_pointwise_supported(const Int8ConvArgs& a);
+bool int8_pointwise_3_blocks_supported(const Int8ConvArgs& a);
 
 /// Allows the kernel the shared memory it may need on the current device and returns the device's
 /// multiprocessor count; call before launching, not under capture.
@@ -42,5 +47,7 @@ cudaError_t prepare_int8_pointwise(int* multiprocessors);
 /// y = requantize(conv(x, w)) as launch_int8_conv computes it, `multiprocessors` from prepare_int8_pointwise.
 /// Capturable.
 cudaError_t launch_int8_pointwise(const Int8ConvArgs& a, int multiprocessors, cudaStream_t stream);
+/// The same with int8_pointwise_plan_3_blocks (a second tactic: more warps to hide latency, fewer stages).
+cudaError_t launch_int8_pointwise_3_blocks(const Int8ConvArgs& a, int multiprocessors, cudaStream_t stream);
 
 }  // namespace kiln::cuda::launch

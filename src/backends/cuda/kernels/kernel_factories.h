@@ -10,6 +10,13 @@ namespace kiln::cuda {
 
 using KernelResult = Result<std::unique_ptr<CudaKernel>>;
 
+// Tactic ids of kiln's own convolution kernels: what their candidate_tactics offer and what with_alternative
+// matches (exactly: one id is not a prefix of another's kernel).
+inline constexpr const char* kFewChannelTactic = "cuda:few_channel_igemm";
+inline constexpr const char* kInt8IgemmTactic = "cuda:int8_igemm";
+inline constexpr const char* kInt8PointwiseTactic = "cuda:int8_pointwise";
+inline constexpr const char* kInt8Pointwise3BlocksTactic = "cuda:int8_pointwise_3_blocks";
+
 // Convolutions on cuDNN's graph API (cudnn_conv.cc): Conv, kiln.FusedConv.
 KernelResult make_conv_kernel(const Node& node, const KernelOptions& options);
 // kiln.QConv (symmetric int8, channels-last) on cuDNN's graph API with the requantization fused (cudnn_qconv.cc).
@@ -28,8 +35,10 @@ KernelResult make_few_channel_qconv_kernel(const Node& node, const KernelOptions
 // An int8 kiln.QConv over a multiple of 64 input channels as kiln's own implicit GEMM
 // (kernels/int8_conv_kernel.cc; an alternative offered by make_qconv_kernel).
 KernelResult make_int8_conv_kernel(const Node& node, const KernelOptions& options);
-// The same for 1x1 windows without padding as kiln's pointwise GEMM (kernels/int8_conv_kernel.cc).
+// The same for 1x1 windows without padding as kiln's pointwise GEMM (kernels/int8_conv_kernel.cc), and its
+// variant with three blocks a multiprocessor.
 KernelResult make_int8_pointwise_kernel(const Node& node, const KernelOptions& options);
+KernelResult make_int8_pointwise_3_blocks_kernel(const Node& node, const KernelOptions& options);
 // kiln.QConv's stride-1 1x1s as cuBLASLt int8 products (cublaslt_qconv.cc; competes through make_qconv_kernel).
 KernelResult make_cublaslt_qconv_kernel(const Node& node, const KernelOptions& options);
 
