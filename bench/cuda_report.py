@@ -78,7 +78,8 @@ def main():
             if "ratio_int8_vs_kiln_fp16" in r:
                 f.write(f"\nINT8 / kiln FP16, {r['model']} batch {r['batch']}: {r['ratio_int8_vs_kiln_fp16']}x")
         f.write("\n\nTensorRT's published ResNet-50 INT8 figure (MLPerf v4.0 offline, one H100): 88,714 img/s.\n")
-        f.write(f"\nBuild times (kiln build --device cuda, tactics timed at batch {args.opt_batch}, fresh timing cache): " +
+        f.write(f"\nBuild times (kiln build --device cuda, tactics timed at batch {args.opt_batch}, "
+                "fresh timing cache): " +
                 ", ".join(f"{k} {v:.1f} s" for k, v in builds.items() if v) + "\n")
     print(open(args.out + ".md").read())
 

@@ -47,15 +47,15 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
       # BENCH_INT8_MODELS (e.g. resnet50) limits the INT8 engines (each calibrates and builds for ~2 min).
       [ "$p" = int8 ] && [ -n "${BENCH_INT8_MODELS:-}" ] && [[ " $BENCH_INT8_MODELS " != *" $m "* ]] && continue
       # INT8: calibrated on the host CPU (kiln's CPU engine) with the staged photos.
-      calib=()
-      [ "$p" = int8 ] && calib=(--calib-data "$K/pkg/images" --preprocess imagenet --calib-samples "${CALIB_SAMPLES:-32}")
+      int8_args=()
+      [ "$p" = int8 ] && int8_args=(--calib-data "$K/pkg/images" --preprocess imagenet --calib-samples "${CALIB_SAMPLES:-32}")
       # KEEP_FP32 (e.g. Gemm): INT8 engines keep those nodes or op types in float (kiln build --keep-fp32).
-      [ "$p" = int8 ] && [ -n "${KEEP_FP32:-}" ] && calib+=(--keep-fp32 "$KEEP_FP32")
+      [ "$p" = int8 ] && [ -n "${KEEP_FP32:-}" ] && int8_args+=(--keep-fp32 "$KEEP_FP32")
       # KNOB_VARIANTS=N: every cuDNN convolution also offers N kernel-config variants (kiln build --knob-variants).
       # BENCH_OPT: the profile's opt batch, where tactics are timed (32; 128 tunes for the INT8 bar's batch).
       /usr/bin/time -f "%e s wall" "$KILN" build "$B/models/$m.onnx" --device cuda --precision "$p" \
         --batch "1:${BENCH_OPT:-32}:128" \
-        "${calib[@]}" ${KNOB_VARIANTS:+--knob-variants "$KNOB_VARIANTS"} -o "$B/engines" \
+        "${int8_args[@]}" ${KNOB_VARIANTS:+--knob-variants "$KNOB_VARIANTS"} -o "$B/engines" \
         --timing-cache "$B/results/timing_cache.json" > "$B/results/build_${m}_$p.log" 2>&1
       echo "build $m $p: $(tail -1 "$B/results/build_${m}_$p.log")"
       "$KILN" bench "$B/engines/${m}_$p.kiln" --device cuda --batch ${BENCH_BATCHES:-1,16,32,128} \

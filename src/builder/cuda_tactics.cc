@@ -261,7 +261,6 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
         });
         r.timed += fastest.timed;
         r.from_cache += fastest.from_cache;
-        r.timed_with_listed_plan = launch.plans.taken();
         if (!fastest.tactic.empty()) {
           node->attrs[kTacticAttr] = Attribute::of_string(fastest.tactic);
           tactic = fastest.tactic;  // what a kernel created from the node now reports
@@ -275,6 +274,7 @@ Status choose_cuda_tactics(Graph& graph, const std::map<std::string, Dims>& opt_
     return Status::unsupported(fmt::format("{} node(s) have no CUDA kernel: {} (build with --allow-cpu-fallback to run "
                                            "them on the CPU, with a copy to the host and back for each)",
                                            unsupported.size(), fmt::join(unsupported, ", ")));
+  r.timed_with_listed_plan = launch.plans.taken();
   KILN_RETURN_IF_ERROR(write_timing_cache(options.timing_cache, cache));
   r.seconds = seconds_since(start);
   return {};

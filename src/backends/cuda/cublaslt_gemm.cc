@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 #include <utility>
 #include <vector>
 
@@ -89,12 +88,8 @@ Result<GemmDescs> make_descs(const GemmNode& g, const GemmShapes& s, const void*
   return d;
 }
 
-// The heuristics' algos at these shapes, best first (state SUCCESS, workspace within the limit).
-Result<std::vector<cublasLtMatmulHeuristicResult_t>> heuristic_algos(cublasLtHandle_t handle, const GemmNode& g,
-                                                                     const GemmDescs& d, size_t workspace_limit) {
-  // f16: split-K partial sums in f32 only, not in the f16 output.
-  return cublaslt_heuristic_algos(handle, d.op.d, d.a.d, d.b.d, d.c.d, workspace_limit, g.dtype == DataType::kF16);
-}
+// f16 products: split-K partial sums in f32 only, not in the f16 output.
+bool f32_split_k_only(const GemmNode& g) { return g.dtype == DataType::kF16; }
 
 class PreparedGemm : public PreparedNode {
  public:
@@ -194,18 +189,14 @@ class CublasLtGemmKernel : public CudaKernel {
                                                      std::span<const Dims> output_dims) const override {
     auto shapes = gemm_shapes(input_dims, output_dims);
     if (!shapes.ok()) return shapes.status().with_context(node_.name);
-    std::vector<std::string> ids;
-    if (shapes->m == 0 || shapes->n == 0) return ids;
+    if (shapes->m == 0 || shapes->n == 0) return std::vector<std::string>{};
     auto descs = make_descs(node_, *shapes, constants_->bias.get());
     if (!descs.ok()) return descs.status().with_context(node_.name);
-    auto algos = heuristic_algos(ctx.cublaslt, node_, *descs, ctx.workspace_limit);
+    const GemmDescs& d = *descs;
+    auto algos = cublaslt_heuristic_algos(ctx.cublaslt, d.op.d, d.a.d, d.b.d, d.c.d, ctx.workspace_limit,
+                                          f32_split_k_only(node_));
     if (!algos.ok()) return algos.status().with_context(node_.name);
-    std::set<std::string> seen;
-    for (const auto& r : *algos) {
-      std::string id = cublaslt_tactic_id(r.algo);
-      if (seen.insert(id).second) ids.push_back(id);
-    }
-    return ids;
+    return cublaslt_candidate_ids(*algos);
   }
 
  private:
@@ -257,18 +248,13 @@ class CublasLtGemmKernel : public CudaKernel {
     KILN_ASSIGN_OR_RETURN(GemmShapes s, gemm_shapes(input_dims, output_dims));
     if (s.m == 0 || s.n == 0) return PreparedGemm::make_empty();
     KILN_ASSIGN_OR_RETURN(GemmDescs d, make_descs(node_, s, constants_->bias.get()));
-    const size_t limit = std::min(kCublasLtMaxWorkspace, ctx.workspace_limit);
-    if (tactic_) {
-      cublasLtMatmulHeuristicResult_t check{};
-      cublasStatus_t st = cublasLtMatmulAlgoCheck(ctx.cublaslt, d.op.d, d.a.d, d.b.d, d.c.d, d.c.d, &*tactic_, &check);
-      if (st == CUBLAS_STATUS_SUCCESS && check.workspaceSize <= limit)
-        return PreparedGemm::make(node_, constants_, s, std::move(d), *tactic_, check.workspaceSize);
-    }
-    KILN_ASSIGN_OR_RETURN(auto algos, heuristic_algos(ctx.cublaslt, node_, d, ctx.workspace_limit));
-    if (algos.empty())
+    KILN_ASSIGN_OR_RETURN(std::optional<CublasLtAlgo> chosen,
+                          cublaslt_choose_algo(ctx.cublaslt, d.op.d, d.a.d, d.b.d, d.c.d, tactic_, ctx.workspace_limit,
+                                               f32_split_k_only(node_)));
+    if (!chosen)
       return Status::unsupported(fmt::format("cuBLASLt offers no algorithm for {} x {} x {} ({})", s.m, s.n, s.k,
                                              dtype_name(node_.dtype)));
-    return PreparedGemm::make(node_, constants_, s, std::move(d), algos[0].algo, algos[0].workspaceSize);
+    return PreparedGemm::make(node_, constants_, s, std::move(d), chosen->algo, chosen->workspace);
   }
 
   GemmNode node_;
@@ -364,9 +350,6 @@ bool set_cuda_type(GemmNode& g) {
   return true;
 }
 
-bool all_equal_to(const std::vector<int64_t>& v, int64_t x) {
-  return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
-}
 
 }  // namespace
 
@@ -413,10 +396,7 @@ KernelResult make_conv1x1_gemm_kernel(const Node& node, const KernelOptions& opt
   if (!x || !w || !w->is_constant() || !node.has_output(0) || (b && !b->is_constant())) return none();
   const Tensor& wt = *w->constant;
   if (wt.rank() != 4 || wt.dim(2) != 1 || wt.dim(3) != 1 || node.attr_int("group", 1) != 1) return none();
-  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
-  if ((auto_pad != "NOTSET" && auto_pad != "VALID") || !all_equal_to(node.attr_ints("strides", {1, 1}), 1) ||
-      !all_equal_to(node.attr_ints("pads", {0, 0, 0, 0}), 0) || !all_equal_to(node.attr_ints("dilations", {1, 1}), 1))
-    return none();
+  if (!unit_stride_unpadded(node)) return none();
   GemmNode g;
   g.name = node.describe();
   g.matmul = true;

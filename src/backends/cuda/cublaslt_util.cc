@@ -1,7 +1,9 @@
 #include "backends/cuda/cublaslt_util.h"
 
 #include <algorithm>
+#include <set>
 
+#include "backends/cuda/cublaslt_gemm.h"
 #include "backends/cuda/cuda_status.h"
 
 namespace kiln::cuda {
@@ -34,6 +36,32 @@ Result<std::vector<cublasLtMatmulHeuristicResult_t>> cublaslt_heuristic_algos(
     return r.state != CUBLAS_STATUS_SUCCESS || r.workspaceSize > ws;
   });
   return results;
+}
+
+std::vector<std::string> cublaslt_candidate_ids(const std::vector<cublasLtMatmulHeuristicResult_t>& algos) {
+  std::vector<std::string> ids;
+  std::set<std::string> seen;
+  for (const auto& r : algos) {
+    std::string id = cublaslt_tactic_id(r.algo);
+    if (seen.insert(id).second) ids.push_back(std::move(id));
+  }
+  return ids;
+}
+
+Result<std::optional<CublasLtAlgo>> cublaslt_choose_algo(cublasLtHandle_t handle, cublasLtMatmulDesc_t op,
+                                                         cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                                                         cublasLtMatrixLayout_t cd,
+                                                         const std::optional<cublasLtMatmulAlgo_t>& tactic,
+                                                         size_t workspace_limit, bool f32_split_k_only) {
+  if (tactic) {
+    cublasLtMatmulHeuristicResult_t check{};
+    const cublasStatus_t st = cublasLtMatmulAlgoCheck(handle, op, a, b, cd, cd, &*tactic, &check);
+    if (st == CUBLAS_STATUS_SUCCESS && check.workspaceSize <= std::min(kCublasLtMaxWorkspace, workspace_limit))
+      return std::optional<CublasLtAlgo>(CublasLtAlgo{*tactic, check.workspaceSize});
+  }
+  KILN_ASSIGN_OR_RETURN(auto algos, cublaslt_heuristic_algos(handle, op, a, b, cd, workspace_limit, f32_split_k_only));
+  if (algos.empty()) return std::optional<CublasLtAlgo>();
+  return std::optional<CublasLtAlgo>(CublasLtAlgo{algos.front().algo, algos.front().workspaceSize});
 }
 
 }  // namespace kiln::cuda

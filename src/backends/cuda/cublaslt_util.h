@@ -1,11 +1,14 @@
 // What the float products (cublaslt_gemm.cc) and the int8 1x1 convolutions (cublaslt_qconv.cc) share: RAII
-// owners of cuBLASLt's descriptors (move-only) and the heuristics query.
+// owners of cuBLASLt's descriptors (move-only), the heuristics query, the candidates it gives and the choice of
+// the algorithm a prepared product runs.
 #pragma once
 
 #include <cublasLt.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -61,5 +64,22 @@ struct MatmulPreference {
 Result<std::vector<cublasLtMatmulHeuristicResult_t>> cublaslt_heuristic_algos(
     cublasLtHandle_t handle, cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
     cublasLtMatrixLayout_t cd, size_t workspace_limit, bool f32_split_k_only = false);
+
+/// The tactic ids (cublaslt_tactic_id) of `algos`, each once, in their order: a product's build-time candidates.
+std::vector<std::string> cublaslt_candidate_ids(const std::vector<cublasLtMatmulHeuristicResult_t>& algos);
+
+/// An algorithm and the workspace it needs.
+struct CublasLtAlgo {
+  cublasLtMatmulAlgo_t algo{};
+  size_t workspace = 0;
+};
+/// What a prepared product runs: `tactic` when cuBLASLt accepts it for these descriptors within
+/// min(kCublasLtMaxWorkspace, workspace_limit), else the heuristics' first (cublaslt_heuristic_algos); nullopt
+/// when they offer none.
+Result<std::optional<CublasLtAlgo>> cublaslt_choose_algo(cublasLtHandle_t handle, cublasLtMatmulDesc_t op,
+                                                         cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                                                         cublasLtMatrixLayout_t cd,
+                                                         const std::optional<cublasLtMatmulAlgo_t>& tactic,
+                                                         size_t workspace_limit, bool f32_split_k_only = false);
 
 }  // namespace kiln::cuda

@@ -27,6 +27,15 @@ DataType output_dtype(const Node& node, size_t i) {
   return node.has_output(i) ? node.outputs[i]->type.dtype : DataType::kUndefined;
 }
 
+bool unit_stride_unpadded(const Node& node) {
+  auto all_equal_to = [](const std::vector<int64_t>& v, int64_t x) {
+    return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
+  };
+  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
+  return (auto_pad == "NOTSET" || auto_pad == "VALID") && all_equal_to(node.attr_ints("strides", {1, 1}), 1) &&
+         all_equal_to(node.attr_ints("pads", {0, 0, 0, 0}), 0) && all_equal_to(node.attr_ints("dilations", {1, 1}), 1);
+}
+
 float round_to_dtype(DataType dtype, float v) {
   return dtype == DataType::kF16 ? static_cast<float>(Float16(v)) : v;
 }

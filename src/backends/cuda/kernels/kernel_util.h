@@ -31,6 +31,10 @@ DataType output_dtype(const Node& node, size_t i);
 /// The node's input i, or null when it is absent or omitted.
 inline const Value* input_value(const Node& node, size_t i) { return node.has_input(i) ? node.inputs[i] : nullptr; }
 
+/// Whether a convolution node's attributes give every output pixel its own input pixel: strides and dilations
+/// 1, no padding (auto_pad NOTSET or VALID). With a 1x1 window such a convolution is a plain product.
+bool unit_stride_unpadded(const Node& node);
+
 /// `v` rounded to `dtype` the way the reference makes a scalar of that dtype from a float (f16: nearest
 /// even); unchanged for f32.
 float round_to_dtype(DataType dtype, float v);
